@@ -1,0 +1,1 @@
+"""qkdsym: derive, verify and compile QKD formulas from optics."""

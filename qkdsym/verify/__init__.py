@@ -1,0 +1,1 @@
+"""Verification: printed-formula oracles and independent QuTiP models."""
