@@ -105,8 +105,9 @@ PROTOCOL = HeraldedProtocol(
     ),
     build=build,
     postprocess=to_misalignment,
-    citation="Y.-M. Xie et al., Overcoming the rate-distance limit of device-independent QKD, "
-             "Opt. Lett. 46, 1632 (2021); key rate: A. Acin et al., PRL 98, 230501 (2007)",
+    citation="Y.-M. Xie, B.-H. Li, Y.-S. Lu, X.-Y. Cao, W.-B. Liu, H.-L. Yin and Z.-B. Chen, "
+             "'Overcoming the rate-distance limit of device-independent quantum key distribution'; "
+             "key rate: A. Acin et al., Phys. Rev. Lett. 98, 230501 (2007)",
     conventions="eta = per-user transmittance to the middle station, detector efficiency included; "
                 "D1 = port (a+b)/sqrt2, D2 = port (a-b)/sqrt2; Bob flips his Z outcome on D2",
 )

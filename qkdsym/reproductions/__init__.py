@@ -1,0 +1,12 @@
+"""Reproductions of the source papers, run by ``qkdsym reproduce``.
+
+Each entry maps a paper's short name to ``reproduce(out, qutip=...) -> Report``.
+"""
+
+from __future__ import annotations
+
+from .xie_ecs_diqkd import reproduce as reproduce_xie
+
+__all__ = ["REPRODUCTIONS"]
+
+REPRODUCTIONS = {"xie-ecs-diqkd": reproduce_xie}
