@@ -23,6 +23,7 @@ sqrt(2) + sqrt(2)*exp(-2*mu)
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -130,7 +131,11 @@ class HeraldedProtocol:
         return {k: float(v) for k, v in values.items()}
 
     def evaluate(self, **values: float) -> dict[str, float | str]:
-        """``Q_zz``, ``e_zz``, ``S`` and the key rate ``R`` at one point (30-digit mpmath).
+        """``Q_zz``, ``e_zz``, ``S`` and the key rate ``R`` at one point.
+
+        Closed forms are evaluated with mpmath at adaptive precision
+        (:func:`adaptive_eval`), so cancellations such as ``1 - exp(-2 eta mu)``
+        at ``eta = 1e-30`` cost digits of working precision, not of the result.
 
         When no round is heralded (``Q_zz = 0``: e.g. ``mu = 0`` and ``p_d = 0``)
         ``e_zz`` and ``S`` are undefined; they are reported as their
@@ -138,19 +143,46 @@ class HeraldedProtocol:
         """
         vals = self.check(**values)
         f = _mp_functions(self)
-        args = [mpmath.mpf(vals[p]) for p in self.parameters]
-        with mpmath.workdps(30):
-            Q = f["Q_zz"](*args)
-            out: dict[str, float | str] = {"Q_zz": float(Q)}
-            if Q == 0:
-                out.update(e_zz=0.5, S=0.0, R=0.0,
-                           note="Q_zz = 0: no heralded rounds; e_zz and S are undefined (reported as 0.5 and 0)")
-                return out
-            out["e_zz"] = float(f["e_zz"](*args))
-            out["S"] = float(f["S"](*args))
+        args = [vals[p] for p in self.parameters]
+        Q = adaptive_eval(f["Q_zz"], args)
+        out: dict[str, float | str] = {"Q_zz": float(Q)}
+        if Q == 0:
+            out.update(e_zz=0.5, S=0.0, R=0.0,
+                       note="Q_zz = 0: no heralded rounds; e_zz and S are undefined (reported as 0.5 and 0)")
+            return out
+        out["e_zz"] = float(adaptive_eval(f["e_zz"], args))
+        out["S"] = float(adaptive_eval(f["S"], args))
         out["R"] = float(diqkd_rate(out["Q_zz"], out["e_zz"], out["S"]))
         out["R_reason"] = diqkd_rate_reason(out["Q_zz"], out["e_zz"], out["S"])
         return out
+
+
+def adaptive_eval(f: Callable, args: Sequence[float], *, rel: float = 1e-20, start_dps: int = 30,
+                  max_dps: int = 4000) -> mpmath.mpf:
+    """Evaluate ``f(*args)`` with mpmath, doubling the precision until two results agree to ``rel``.
+
+    The arguments are floats (exact binary values).  The first precision is
+    ``start_dps`` plus the decimal exponents of the small arguments, so an
+    exact zero agreeing at two precisions is a true zero.  A value that keeps
+    shrinking with the precision (an exact zero computed with rounding noise)
+    is returned as 0 once it is below ``10**(-max_dps/2)``.
+    """
+    # cancellations like 1 - exp(-eta*mu) lose about -log10(eta*mu) digits: start beyond them
+    small = sum(max(0.0, -math.log10(abs(a))) for a in args if a != 0)
+    prev = None
+    dps = start_dps + int(small)
+    max_dps = max(max_dps, 4 * dps)
+    while dps <= max_dps:
+        with mpmath.workdps(dps):
+            val = f(*[mpmath.mpf(a) for a in args])
+            if isinstance(val, mpmath.mpc):
+                val = val.real
+            if prev is not None and (val == prev or abs(val - prev) <= rel * max(abs(val), abs(prev))):
+                return +val
+        prev, dps = val, 2 * dps
+    if abs(prev) < mpmath.mpf(10) ** (-(max_dps // 2)):
+        return mpmath.mpf(0)
+    raise ArithmeticError(f"no convergence up to {max_dps} digits at {list(args)}")
 
 
 @lru_cache(maxsize=None)

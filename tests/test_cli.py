@@ -1,0 +1,99 @@
+"""The command line: output contracts, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qkdsym.cli import main
+from qkdsym.protocols import get_protocol
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_names_both_protocols(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == ["bell-diqkd", "ecs-diqkd"]
+
+
+def test_eval_json_contract(capsys):
+    code, out, _ = run(capsys, "eval", "ecs-diqkd", "--mu", "0.3", "--eta", "0.5", "--pd", "0.01", "--ed", "0.05", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert set(obj) == {"Q_zz", "e_zz", "S", "R"} and all(isinstance(v, float) for v in obj.values())
+    ref = get_protocol("ecs-diqkd").evaluate(mu=0.3, eta=0.5, p_d=0.01, e_d=0.05)
+    for k in obj:
+        assert obj[k] == pytest.approx(ref[k], rel=1e-15)
+
+
+def test_eval_bell_takes_no_mu(capsys):
+    code, out, _ = run(capsys, "eval", "bell-diqkd", "--eta", "0.5", "--pd", "0.01", "--json")
+    assert code == 0 and json.loads(out)["Q_zz"] == pytest.approx(0.13486176, rel=1e-12)
+
+
+def test_eval_from_distance_uses_the_midpoint_convention(capsys):
+    code, out, _ = run(capsys, "eval", "ecs-diqkd", "--mu", "0.1", "--L", "300", "--beta", "0.2", "--eta-d", "0.8",
+                       "--pd", "1e-7", "--json")
+    eta = 0.8 * 10 ** (-0.2 * 150 / 10)
+    ref = get_protocol("ecs-diqkd").evaluate(mu=0.1, eta=eta, p_d=1e-7, e_d=0.0)
+    assert code == 0 and json.loads(out)["R"] == pytest.approx(ref["R"], rel=1e-12)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["eval", "ecs-diqkd", "--mu", "-1", "--eta", "0.5"], "'mu'"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "2"], "'eta'"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.5", "--pd", "1.5"], "'p_d'"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.5", "--ed", "0.7"], "'e_d'"),
+    (["eval", "ecs-diqkd", "--mu", "nan", "--eta", "0.5"], "nan"),
+    (["eval", "ecs-diqkd", "--mu", "inf", "--eta", "0.5"], "inf"),
+    (["eval", "ecs-diqkd", "--mu", "abc", "--eta", "0.5"], "not a number"),
+    (["eval", "ecs-diqkd", "--eta", "0.5"], "needs --mu"),
+    (["eval", "bell-diqkd", "--mu", "0.1", "--eta", "0.5"], "takes no --mu"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.5", "--L", "10"], "either --eta or --L"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--L", "-10"], "'L'"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--L", "10", "--beta", "-1"], "'beta'"),
+    (["eval", "nope", "--eta", "0.5"], "unknown protocol"),
+    (["derive", "ecs-diqkd", "--scenario", "nope"], "scenario 'nope'"),
+    (["reproduce", "nope"], "unknown paper"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
+
+
+def test_derive_prints_all_scenarios_and_latex(capsys):
+    code, out, _ = run(capsys, "derive", "ecs-diqkd")
+    assert code == 0 and out.count("ecs-diqkd [") == 3 and "1 - exp(-2*mu)" in out
+    code, out, _ = run(capsys, "derive", "ecs-diqkd", "--scenario", "ideal", "--latex")
+    assert code == 0 and r"Q_{zz} = 1 - e^{- 2 \mu}" in out
+
+
+def test_verify_printed_only(capsys):
+    code, out, _ = run(capsys, "verify", "bell-diqkd", "--no-qutip")
+    assert code == 0 and out.strip().endswith("3 agree, 0 differ")
+
+
+def test_cite(capsys):
+    code, out, _ = run(capsys, "cite", "ecs-diqkd")
+    assert code == 0 and "Xie" in out and "Acin" in out
+
+
+def test_python_dash_m_and_console_script_behave_alike():
+    p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "0.5", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and json.loads(p.stdout)["S"] == pytest.approx(2 * 2**0.5, rel=1e-12)
+    p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "7"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "'eta'" in p.stderr
