@@ -155,3 +155,58 @@ def test_key_rate_expression_matches_numbers():
 
 def test_registry_lists_both_protocols():
     assert set(PROTOCOLS) == {"ecs-diqkd", "bell-diqkd"}
+
+
+# ----------------------------------------------------------- API guards
+def _ecs_parts():
+    from qkdsym.protocols.ecs_diqkd import build
+    return build()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"heralds": ()}, None),
+    ({"heralds": (__import__("qkdsym.protocols.heralded", fromlist=["Herald"]).Herald("typo", {"C": True}),)},
+     r"unknown detector\(s\) \['C'\]"),
+    ({"heralds": (__import__("qkdsym.protocols.heralded", fromlist=["Herald"]).Herald("f", {"c": True}, "B1"),)},
+     "flips must be a set"),
+    ({"heralds": (__import__("qkdsym.protocols.heralded", fromlist=["Herald"]).Herald("f", {"c": True},
+                                                                                      frozenset({"b1"})),)},
+     "flips must be a set"),
+    ({"alice": "X"}, "qubit 'X' is not in the state"),
+    ({"key_pair": ("A9", "B1")}, r"setting pair \('A9', 'B1'\)"),
+], ids=["no-heralds-ok", "typo-detector", "flips-string", "flips-typo", "unknown-qubit", "unknown-setting"])
+def test_heralded_bell_test_refuses_inconsistent_descriptions(change, message):
+    import dataclasses
+    base = _ecs_parts()
+    if message is None:
+        assert dataclasses.replace(base, **change).gain() == 0
+        return
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(base, **change)
+
+
+def test_settings_are_read_only():
+    from qkdsym.protocols.heralded import XIE_SETTINGS
+    with pytest.raises(TypeError):
+        XIE_SETTINGS["alice_settings"]["A0"] = 1
+
+
+def test_evaluate_refuses_arrays_with_a_value_error():
+    import numpy as np
+    with pytest.raises(ValueError, match="one point at a time"):
+        ECS.evaluate(mu=np.array([0.1, 0.2]), eta=0.5, p_d=0.0, e_d=0.0)
+    assert ECS.evaluate(mu=np.float64(0.1), eta=0.5, p_d=0, e_d=0)["Q_zz"] > 0
+
+
+def test_derivation_subs_by_name():
+    d = ECS.derive("loss-dark")
+    vals = d.subs(mu=sp.Rational(1, 10), eta=1, p_d=0)
+    assert sp.simplify(vals["Q_zz"] - (1 - sp.exp(-sp.Rational(1, 5)))) == 0
+    with pytest.raises(ValueError, match=r"no free parameter\(s\) \['e_d'\]"):
+        d.subs(e_d=0.1)
+
+
+def test_compare_needs_a_domain_for_unknown_symbols():
+    z = sp.Symbol("z")
+    with pytest.raises(ValueError, match="no sampling domain"):
+        compare(z * mu, z * mu + 1)

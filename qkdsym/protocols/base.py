@@ -59,12 +59,21 @@ class Derivation:
     scenario: str
     expressions: dict[str, sp.Expr]
     parameters: tuple[str, ...]
-    seconds: float
+    seconds: float  # time of this scenario's compaction; the shared general derivation is paid once
 
     @property
     def symbols(self) -> tuple[sp.Symbol, ...]:
         """The SymPy symbols of the free parameters, in declaration order."""
         return tuple(PARAMS[p].symbol for p in self.parameters)
+
+    def subs(self, **values: float) -> dict[str, sp.Expr]:
+        """Every expression with parameters substituted by name, e.g. ``d.subs(mu=0.1, eta=0.5)``."""
+        unknown = set(values) - set(self.parameters)
+        if unknown:
+            raise ValueError(f"{self.protocol} [{self.scenario}] has no free parameter(s) {sorted(unknown)}; "
+                             f"its parameters are {list(self.parameters)}")
+        sub = {PARAMS[k].symbol: v for k, v in values.items()}
+        return {k: v.subs(sub) for k, v in self.expressions.items()}
 
     def key_rate(self) -> sp.Expr:
         """The DIQKD key rate as a SymPy expression (unclamped: valid where S > 2)."""
@@ -127,6 +136,12 @@ class HeraldedProtocol:
         if missing:
             raise ValueError(f"{self.name} needs parameter(s) {missing}")
         for k, v in values.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                try:
+                    v = float(v)  # numpy scalars, Fractions, ...
+                except (TypeError, ValueError):
+                    raise ValueError(f"parameter {k!r} must be a real number, got {type(v).__name__} {v!r}; "
+                                     "evaluate() takes one point at a time") from None
             validate(k, v)
         return {k: float(v) for k, v in values.items()}
 

@@ -38,6 +38,7 @@ An ideal Bell pair ``|phi->`` with no optics (one trivial herald) has S = 2 sqrt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -75,13 +76,13 @@ class Observables:
 
 
 #: Settings of Xie et al.: A0 = B1 = chi_0, A1 = chi_{pi/4}, A2 = chi_{-pi/4}, B2 = chi_{pi/2};
-#: key from (A0, B1); S = <A1B1> - <A1B2> + <A2B1> + <A2B2>.
-XIE_SETTINGS: dict = {
-    "alice_settings": {"A0": sp.Integer(0), "A1": sp.pi / 4, "A2": -sp.pi / 4},
-    "bob_settings": {"B1": sp.Integer(0), "B2": sp.pi / 2},
+#: key from (A0, B1); S = <A1B1> - <A1B2> + <A2B1> + <A2B2>.  Read-only (pass as ``**XIE_SETTINGS``).
+XIE_SETTINGS: Mapping = MappingProxyType({
+    "alice_settings": MappingProxyType({"A0": sp.Integer(0), "A1": sp.pi / 4, "A2": -sp.pi / 4}),
+    "bob_settings": MappingProxyType({"B1": sp.Integer(0), "B2": sp.pi / 2}),
     "key_pair": ("A0", "B1"),
     "chsh": ((1, "A1", "B1"), (-1, "A1", "B2"), (1, "A2", "B1"), (1, "A2", "B2")),
-}
+})
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,31 @@ class HeraldedBellTest:
     bob_settings: Mapping[str, sp.Expr]
     key_pair: tuple[str, str]
     chsh: Sequence[tuple[int, str, str]]
+
+    def __post_init__(self) -> None:
+        for q in (self.alice, self.bob):
+            if q not in self.state.qubits:
+                raise ValueError(f"qubit {q!r} is not in the state (qubits: {list(self.state.qubits)})")
+        if set(self.detectors) != set(self.state.modes):
+            raise ValueError(f"detectors {sorted(self.detectors)} must cover exactly the state's modes "
+                             f"{sorted(self.state.modes)}")
+        for h in self.heralds:
+            unknown = set(h.clicks) - set(self.detectors)
+            if unknown:
+                raise ValueError(f"herald {h.name!r} names unknown detector(s) {sorted(unknown)}; "
+                                 f"detectors are {sorted(self.detectors)}")
+            if isinstance(h.flips, str) or set(h.flips) - set(self.bob_settings):
+                raise ValueError(f"herald {h.name!r}: flips must be a set of Bob's settings "
+                                 f"{sorted(self.bob_settings)}, got {h.flips!r}")
+        a, b = self.key_pair
+        for _, x, y in list(self.chsh) + [(1, a, b)]:
+            if x not in self.alice_settings or y not in self.bob_settings:
+                raise ValueError(f"setting pair ({x!r}, {y!r}) is not among Alice's {sorted(self.alice_settings)} "
+                                 f"and Bob's {sorted(self.bob_settings)}")
+
+    def heralded_state(self, herald: Herald) -> State:
+        """The (unnormalised) qubit state conditioned on ``herald``: detectors applied, modes removed."""
+        return self._heralded(herald)
 
     def _heralded(self, herald: Herald) -> State:
         st = self.state

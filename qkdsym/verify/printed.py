@@ -116,6 +116,9 @@ def compare(derived: sp.Expr, printed: sp.Expr, *, points: int = 12, seed: int =
         return Comparison("symbolic", 0.0, 0, time.perf_counter() - t0)
     domain = domain or DOMAIN
     syms = sorted(diff.free_symbols, key=lambda s: s.name)
+    missing = [s.name for s in syms if s not in domain]
+    if missing:
+        raise ValueError(f"no sampling domain for symbol(s) {missing}; pass domain={{symbol: (lo, hi)}}")
     rng = random.Random(seed)
     f_d = sp.lambdify(syms, derived, modules="mpmath")
     f_p = sp.lambdify(syms, printed, modules="mpmath")
