@@ -126,6 +126,9 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
     proto = get_protocol(args.protocol)
     names = [s.name for s in proto.scenarios] if args.scenario == "all" else [proto.scenario(args.scenario).name]
+    rate = ("R = Q_zz [1 - h(e_zz) - h((1 + sqrt((S/2)^2 - 1))/2)],  h = binary entropy (log2);  "
+            "R = 0 when S <= 2 or the bracket is negative")
+    rate_tex = (r"R = Q_{zz}\left[1 - h(e_{zz}) - h\left(\tfrac{1 + \sqrt{(S/2)^2 - 1}}{2}\right)\right]")
     for i, name in enumerate(names):
         d = proto.derive(name)
         if args.latex:
@@ -136,6 +139,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
             print(d)
         if i < len(names) - 1:
             print()
+    print()
+    print(rate_tex if args.latex else rate)
     return 0
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import sympy as sp
 
-from ..algebra.state import Branch, State
 from ..optics.detectors import ThresholdDetector
 from ..optics.linear import loss
 from ..protocols import get_protocol
@@ -170,7 +169,9 @@ def _claims(rows: list) -> list[dict]:
     claims.append(dict(
         id="entropy-base", statement="H_2(x) = -x log(x) - (1-x) log(1-x)",
         ours="log must be base 2 for a rate in bits (Eq. (1) subtracts H_2 from 1 bit)",
-        verdict="misprint", why="unspecified log base; with natural logs Eq. (1) would not be in bits. qkdsym uses log2"))
+        verdict="needs unstated assumptions",
+        why="the log base is not given; Eq. (1) is a rate in bits only with log2 (with natural logs the bracket "
+            "would be in nats and the zero-rate point would move). qkdsym uses log2"))
     claims.append(dict(
         id="plob-eta", statement="Fig. 3: PLOB bound -log2(1 - eta_AB), eta_AB = eta_d 10^{-beta L/10}, "
                                  "called the 'absolute PLOB bound'",

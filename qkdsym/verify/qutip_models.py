@@ -185,7 +185,7 @@ def ecs_diqkd_model(mu: float, eta: float, p_d: float = 0.0, e_d: float = 0.0, *
     while N < max_cutoff:
         N += 4
         cur = _ecs_observables(mu, eta, p_d, e_d, N, eta_D)
-        if all(abs(x - y) <= tol * max(1.0, abs(x)) for x, y in zip(cur, prev)):
+        if all(abs(x - y) <= tol * max(1.0, abs(x)) for x, y in zip(cur, prev, strict=True)):
             return ModelResult(*cur, N, True)
         prev = cur
     return ModelResult(*prev, N, False)
