@@ -202,12 +202,8 @@ def adaptive_eval(f: Callable, args: Sequence[float], *, rel: float = 1e-20, sta
 
 @lru_cache(maxsize=None)
 def _raw(protocol: HeraldedProtocol) -> dict[str, tuple[sp.Expr, sp.Expr]]:
-    test = protocol.build()
-    Q = protocol.postprocess(test.gain())
-    C_key = protocol.postprocess(test.correlation(*test.key_pair))
-    S_num = sum((c * test.correlation(a, b) for c, a, b in test.chsh), sp.Integer(0))
-    S_num = protocol.postprocess(S_num)
-    return {"Q_zz": (Q, sp.Integer(1)), "e_zz": (Q - C_key, 2 * Q), "S": (S_num, Q)}
+    post = protocol.postprocess
+    return {k: (post(num), post(den)) for k, (num, den) in protocol.build().fractions().items()}
 
 
 @lru_cache(maxsize=None)

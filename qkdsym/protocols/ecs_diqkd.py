@@ -43,7 +43,7 @@ from ..symbols import delta, e_d, eta, mu, p_d
 from .base import HeraldedProtocol, Scenario
 from .heralded import XIE_SETTINGS, Herald, HeraldedBellTest
 
-__all__ = ["PROTOCOL", "build", "chsh_threshold", "source"]
+__all__ = ["PROTOCOL", "build", "chsh_threshold", "middle_station", "source"]
 
 
 def source(qubit: str, mode: str) -> State:
@@ -53,16 +53,22 @@ def source(qubit: str, mode: str) -> State:
                                          Branch(r, {qubit: 1}, {mode: -alpha})])
 
 
+def middle_station(state: State) -> HeraldedBellTest:
+    """Charlie's detectors on modes ``c`` (D1) and ``d`` (D2) with dark counts ``p_d``, the
+    exactly-one-click heralds, Bob's flip of ``B1`` on D2, and the paper's settings."""
+    det = ThresholdDetector(efficiency=1, p_d=p_d)
+    heralds = (Herald("D1", {"c": True, "d": False}),
+               Herald("D2", {"c": False, "d": True}, frozenset({"B1"})))
+    return HeraldedBellTest(state, "A", "B", {"c": det, "d": det}, heralds, **XIE_SETTINGS)
+
+
 def build() -> HeraldedBellTest:
     """The general experiment: loss ``eta``, dark counts ``p_d``, phase ``delta``."""
     st = source("A", "a") @ source("B", "b")
     st = loss(loss(st, "a", eta), "b", eta)
     st = phase_shift(st, "b", delta)
     st = beam_splitter(st, ("a", "b"), out=("c", "d"))
-    det = ThresholdDetector(efficiency=1, p_d=p_d)
-    heralds = (Herald("D1", {"c": True, "d": False}),
-               Herald("D2", {"c": False, "d": True}, frozenset({"B1"})))
-    return HeraldedBellTest(st, "A", "B", {"c": det, "d": det}, heralds, **XIE_SETTINGS)
+    return middle_station(st)
 
 
 def to_misalignment(expr: sp.Expr) -> sp.Expr:

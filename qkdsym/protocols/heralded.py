@@ -149,10 +149,14 @@ class HeraldedBellTest:
             total += sign * st.trace()
         return total
 
-    def observables(self) -> Observables:
-        """Closed forms of ``Q_zz``, ``e_zz`` and ``S`` (not yet simplified)."""
+    def fractions(self) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+        """(numerator, denominator) of each observable: ``Q = Q/1``, ``e = (Q - C_key)/(2Q)``, ``S = sum c C/Q``."""
         Q = self.gain()
         C_key = self.correlation(*self.key_pair)
-        e = (Q - C_key) / (2 * Q)
         S_num = sum((c * self.correlation(a, b) for c, a, b in self.chsh), sp.Integer(0))
-        return Observables(Q, e, S_num / Q)
+        return {"Q_zz": (Q, sp.Integer(1)), "e_zz": (Q - C_key, 2 * Q), "S": (S_num, Q)}
+
+    def observables(self) -> Observables:
+        """Closed forms of ``Q_zz``, ``e_zz`` and ``S`` (exact, not yet simplified)."""
+        f = self.fractions()
+        return Observables(*(num / den for num, den in (f["Q_zz"], f["e_zz"], f["S"])))

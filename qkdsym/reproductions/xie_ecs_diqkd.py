@@ -30,11 +30,10 @@ from pathlib import Path
 
 import sympy as sp
 
-from ..optics.detectors import ThresholdDetector
 from ..optics.linear import loss
 from ..protocols import get_protocol
-from ..protocols.ecs_diqkd import build, chsh_threshold, source
-from ..protocols.heralded import XIE_SETTINGS, Herald, HeraldedBellTest
+from ..protocols.ecs_diqkd import build, chsh_threshold, middle_station, source
+from ..protocols.heralded import XIE_SETTINGS
 from ..symbols import delta, e_d, eta, mu, p_d
 from ..verify.runner import verify
 
@@ -89,10 +88,7 @@ def eq5_literal_check(point: dict[str, float]) -> dict[str, float]:
     M = eq5_literal_matrix()
     st = source("A", "a") @ source("B", "b")
     st = loss(loss(st, "a", eta), "b", eta).linear_map(("a", "b"), M, out=("c", "d"))
-    det = ThresholdDetector(1, p_d)
-    literal = HeraldedBellTest(st, "A", "B", {"c": det, "d": det},
-                               (Herald("D1", {"c": True, "d": False}),
-                                Herald("D2", {"c": False, "d": True}, frozenset({"B1"}))), **XIE_SETTINGS)
+    literal = middle_station(st)
     correct = build()
     exact = {k: sp.Rational(str(v)) for k, v in point.items()}  # exact inputs: 30 digits mean 30 digits
     subs = {mu: exact["mu"], eta: exact["eta"], p_d: exact["p_d"], e_d: exact["e_d"]}
