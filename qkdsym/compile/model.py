@@ -31,7 +31,7 @@ Example
 >>> hp = compile_protocol("ecs-diqkd", backend="mpmath", dps=40)
 >>> import mpmath
 >>> mpmath.nstr(hp.observables(mu="0.1", eta="1e-30", p_d=0, e_d=0)["Q_zz"], 40)
-'1.999999999999999999999999999999980000000e-31'
+'1.9999999999999999999999999999998e-31'
 """
 
 from __future__ import annotations
