@@ -107,6 +107,10 @@ class HeraldedProtocol:
     postprocess: Callable[[sp.Expr], sp.Expr] = lambda x: x
     citation: str = ""
     conventions: str = ""
+    #: free source parameters a curve optimises, with their search domain (lo, hi)
+    free: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: key-rate family (a key of :data:`qkdsym.compile.RATES`)
+    rate: str = "diqkd"
 
     # ------------------------------------------------------------- derive
     def scenario(self, name: str) -> Scenario:

@@ -116,4 +116,5 @@ PROTOCOL = HeraldedProtocol(
              "key rate: A. Acin et al., Phys. Rev. Lett. 98, 230501 (2007)",
     conventions="eta = per-user transmittance to the middle station, detector efficiency included; "
                 "D1 = port (a+b)/sqrt2, D2 = port (a-b)/sqrt2; Bob flips his Z outcome on D2",
+    free={"mu": (1e-6, 2.0)},  # beyond mu* = 0.44 even the ideal CHSH value is <= 2
 )
