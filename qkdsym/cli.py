@@ -7,6 +7,10 @@ Commands::
     qkdsym verify PROTOCOL [--no-qutip] [--json]
     qkdsym eval PROTOCOL --mu 0.3 --eta 0.5 --pd 0.01 --ed 0.05 [--json]
     qkdsym eval PROTOCOL --mu 0.3 --L 300 --beta 0.2 --eta-d 0.8 --pd 1e-7
+    qkdsym curve PROTOCOL --distance 0:500:1 [--beta 0.2 --eta-d 0.8 --pd 1e-7 --ed 0]
+                 [--csv F.csv] [--json] [--plot F.png]
+    qkdsym compare ecs-diqkd bell-diqkd [same options] [--at 100,400] [--json]
+    qkdsym export PROTOCOL --to python|c|json OUT
     qkdsym reproduce [xie-ecs-diqkd|all] [--out results]
     qkdsym cite PROTOCOL
 
@@ -40,6 +44,34 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _range(text: str) -> list[float]:
+    """``START:STOP:STEP`` (STOP included) or ``a,b,c``, in km."""
+    import math
+
+    try:
+        if ":" in text:
+            parts = [float(x) for x in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if not all(math.isfinite(x) for x in parts):
+                raise argparse.ArgumentTypeError(f"distance range {text!r} has a non-finite number")
+            if step <= 0 or stop < start:
+                raise argparse.ArgumentTypeError(f"distance range {text!r} needs STEP > 0 and STOP >= START")
+            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            if n > 1_000_000:
+                raise argparse.ArgumentTypeError(f"distance range {text!r} has {n} points; the limit is 1000000")
+            return [start + i * step for i in range(n)]
+        values = [float(x) for x in text.split(",") if x.strip()]
+        if not values:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"malformed distance range {text!r}; use START:STOP:STEP or a,b,c") from None
+    if not all(math.isfinite(x) for x in values):
+        raise argparse.ArgumentTypeError(f"distance list {text!r} has a non-finite number")
+    return values
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="qkdsym", description="Derive, verify and evaluate QKD formulas from optics.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -68,6 +100,36 @@ def _parser() -> _Parser:
     e.add_argument("--beta", type=_float, default=None, help="fibre loss in dB/km, with --L (default 0.2)")
     e.add_argument("--eta-d", type=_float, default=None, help="detector efficiency, with --L (default 1)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def sweep_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--distance", default="0:500:1", type=_range,
+                       help="START:STOP:STEP in km, STOP included, or a comma list (default 0:500:1)")
+        q.add_argument("--beta", type=_float, default=0.2, help="fibre loss in dB/km (default 0.2)")
+        q.add_argument("--eta-d", type=_float, default=0.8, help="detector efficiency (default 0.8)")
+        q.add_argument("--pd", type=_float, default=1e-7, help="dark-count probability (default 1e-7)")
+        q.add_argument("--ed", type=_float, default=None, help="misalignment error (protocols that have it; "
+                                                                "default 0)")
+        q.add_argument("--scenario", default=None, help="scenario (default: the most general)")
+        q.add_argument("--json", action="store_true", help="print JSON")
+        q.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    cu = sub.add_parser("curve", help="optimised key rate versus distance, with the PLOB bound")
+    cu.add_argument("protocol")
+    sweep_options(cu)
+    cu.add_argument("--csv", help="write the curve as CSV")
+    cu.add_argument("--plot", help="write a PNG plot")
+
+    cm = sub.add_parser("compare", help="crossings, maximum distances and rate ratios of protocols")
+    cm.add_argument("protocols", nargs="+")
+    sweep_options(cm)
+    cm.add_argument("--at", type=_range, default=None, help="distances (km) at which to report rate ratios")
+    cm.add_argument("--plot", help="write a PNG plot of all curves")
+
+    ex = sub.add_parser("export", help="write standalone rate functions (Python/NumPy, C99, JSON)")
+    ex.add_argument("protocol")
+    ex.add_argument("--to", required=True, choices=("python", "c", "json"), help="target language")
+    ex.add_argument("out", help="output file (C also writes the .h next to it)")
+    ex.add_argument("--scenario", default=None, help="scenario (default: the most general)")
 
     r = sub.add_parser("reproduce", help="reproduce a source paper's derivations and claims")
     r.add_argument("paper", nargs="?", default="all", help="xie-ecs-diqkd or all (default)")
@@ -193,7 +255,97 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-_COMMANDS = {"list": _cmd_list, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
+def _sweep_fixed(args: argparse.Namespace, protocol: str) -> dict[str, float]:
+    from .protocols import get_protocol
+
+    params = get_protocol(protocol).parameters
+    fixed: dict[str, float] = {}
+    for flag, name, value in (("--pd", "p_d", args.pd), ("--ed", "e_d", args.ed)):
+        if value is None:
+            continue
+        if name not in params:
+            if name == "e_d" and value == 0:
+                continue
+            raise UsageError(f"{protocol} takes no {flag}")
+        fixed[name] = value
+    return fixed
+
+
+def _cmd_curve(args: argparse.Namespace) -> int:
+    from .curves import sweep
+    from .protocols import get_protocol
+
+    proto = get_protocol(args.protocol)
+    curve = sweep(proto.name, args.distance, beta=args.beta, eta_d=args.eta_d, scenario=args.scenario,
+                  progress=not args.quiet, **_sweep_fixed(args, proto.name))
+    if args.csv:
+        curve.write_csv(args.csv)
+    if args.plot:
+        curve.plot(args.plot, title=f"{proto.name}: " + ", ".join(f"{k}={v:g}" for k, v in curve.settings.items()))
+    if args.json:
+        print(json.dumps(curve.to_dict()))
+        return 0
+    cols = curve.columns()
+    names = ["distance_km", "R", "PLOB", *[k for k in cols if k.endswith("_opt")]]
+    print(f"# {proto.name} [{curve.scenario}] " + " ".join(f"{k}={v:g}" for k, v in curve.settings.items()))
+    print(" ".join(f"{n:>14s}" for n in names))
+    for i in range(len(curve.distance_km)):
+        print(" ".join(f"{cols[n][i]:14.6g}" if cols[n][i] == cols[n][i] else f"{'-':>14s}" for n in names))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .curves import compare
+    from .protocols import get_protocol
+
+    names = [get_protocol(p).name for p in args.protocols]
+    if len(set(names)) < 2:
+        raise UsageError("compare needs at least two different protocols")
+    fixed = {"p_d": args.pd, "e_d": args.ed}
+    if args.ed not in (None, 0) and not any("e_d" in get_protocol(n).parameters for n in names):
+        raise UsageError("none of the protocols takes --ed")
+    res = compare(names, args.distance, at=args.at or [], beta=args.beta, eta_d=args.eta_d,
+                  progress=not args.quiet, **fixed)
+    curves = res.pop("curves")
+    if args.plot:
+        from .plot import plot_curves
+
+        plot_curves(list(curves.values()), args.plot)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print("settings: " + ", ".join(f"{k}={v:g}" for k, v in res["settings"].items()))
+    for n, d in res["max_distance_km"].items():
+        print(f"max distance {n:12s}: " + (f"{d:.3f} km" if d is not None else
+                                            f"beyond {res['distance_km'][1]:g} km (the range swept)"))
+    for n, c in res["plob_crossings_km"].items():
+        for b, xs in c.items():
+            print(f"{n} crosses {b}: " + (", ".join(f"{x:.3f} km" for x in xs) or "never in range"))
+    for c in res["crossings"]:
+        a, b = c["protocols"]
+        print(f"{a} and {b} cross at {c['distance_km']:.3f} km ({c['above_after']} above beyond)")
+    for r in res["ratios"]:
+        rates = ", ".join(f"{k} {v:.4g}" for k, v in r["R"].items())
+        key = [k for k in r if k.startswith("ratio_to_")][0]
+        ratio = f"{r[key]:.4g}" if r[key] is not None else "undefined (zero rate)"
+        print(f"at {r['distance_km']:g} km: {rates}; ratio {names[0]}/{key[9:]} = {ratio}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .compile.export import export
+
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        raise UsageError(f"output folder {str(out.parent)!r} does not exist")
+    for f in export(args.protocol, args.to, out, scenario=args.scenario):
+        print(f"wrote {f}")
+    return 0
+
+
+_COMMANDS = {"list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare, "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
              "reproduce": _cmd_reproduce, "cite": _cmd_cite}
 
 

@@ -65,6 +65,23 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["derive", "ecs-diqkd", "--scenario", "nope"], "scenario 'nope'"),
     (["reproduce", "nope"], "unknown paper"),
     (["frobnicate"], "invalid choice"),
+    (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
+    (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),
+    (["curve", "ecs-diqkd", "--distance", "100:0:10"], "STOP >= START"),
+    (["curve", "ecs-diqkd", "--distance", "0:100:0"], "STEP > 0"),
+    (["curve", "ecs-diqkd", "--distance", "0:nan:1"], "non-finite"),
+    (["curve", "ecs-diqkd", "--distance", "10,abc"], "malformed distance range"),
+    (["curve", "ecs-diqkd", "--distance", "0:1e9:1"], "limit"),
+    (["curve", "ecs-diqkd", "--beta", "-0.2"], "'beta'"),
+    (["curve", "ecs-diqkd", "--beta", "nan"], "'beta'"),
+    (["curve", "ecs-diqkd", "--eta-d", "1.2"], "'eta_d'"),
+    (["curve", "ecs-diqkd", "--ed", "0.6"], "'e_d'"),
+    (["curve", "bell-diqkd", "--ed", "0.01"], "takes no --ed"),
+    (["curve", "nope"], "unknown protocol"),
+    (["compare", "ecs-diqkd"], "at least two"),
+    (["compare", "ecs-diqkd", "bell-diqkd", "--at", "-5"], "'L'"),
+    (["export", "ecs-diqkd", "--to", "fortran", "x.f"], "invalid choice"),
+    (["export", "ecs-diqkd", "--to", "c", "/nonexistent-dir/x.c"], "does not exist"),
     ([], "required"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, needle):
@@ -97,3 +114,49 @@ def test_python_dash_m_and_console_script_behave_alike():
     p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "7"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "'eta'" in p.stderr
+
+
+def test_curve_json_contract_csv_and_plot(capsys, tmp_path):
+    csv_path, png = tmp_path / "c.csv", tmp_path / "c.png"
+    code, out, _ = run(capsys, "curve", "ecs-diqkd", "--distance", "0:500:50", "--json", "--csv", str(csv_path),
+                       "--plot", str(png), "--quiet")
+    assert code == 0
+    d = json.loads(out)
+    assert {"distance_km", "R", "PLOB", "mu_opt"} <= set(d) and len(d["R"]) == 11
+    assert d["distance_km"][2] == 100.0 and d["R"][2] == pytest.approx(5.1747821e-03, rel=1e-6)
+    assert d["R"][-1] == 0.0 and d["mu_opt"][-1] is None
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("distance_km,R,PLOB,PLOB_eta_d,mu_opt") and len(lines) == 12
+    assert png.stat().st_size > 10_000
+
+
+def test_curve_table(capsys):
+    code, out, _ = run(capsys, "curve", "bell-diqkd", "--distance", "100,200", "--quiet")
+    assert code == 0 and out.startswith("# bell-diqkd") and len(out.strip().splitlines()) == 4
+
+
+def test_compare_json(capsys):
+    code, out, _ = run(capsys, "compare", "ecs-diqkd", "bell-diqkd", "--distance", "0:600:10", "--at", "400",
+                       "--json", "--quiet")
+    assert code == 0
+    d = json.loads(out)
+    assert d["max_distance_km"]["ecs-diqkd"] == pytest.approx(460.41, abs=0.01)
+    assert d["crossings"][0]["distance_km"] == pytest.approx(78.12, abs=0.01)
+    assert d["ratios"][0]["ratio_to_bell-diqkd"] == pytest.approx(1244.3, rel=1e-3)
+    code, out, _ = run(capsys, "compare", "ecs-diqkd", "bell-diqkd", "--distance", "0:600:10", "--quiet")
+    assert code == 0 and "max distance ecs-diqkd" in out and "cross at 78.1" in out
+
+
+def test_export_python_from_cli(capsys, tmp_path):
+    import importlib.util
+
+    target = tmp_path / "ecs_rate.py"
+    code, out, _ = run(capsys, "export", "ecs-diqkd", "--to", "python", str(target))
+    assert code == 0 and "wrote" in out
+    spec = importlib.util.spec_from_file_location("ecs_rate", target)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from qkdsym.compile import compile_protocol
+
+    ref = compile_protocol("ecs-diqkd").rate(mu=0.1, eta=1e-3, p_d=1e-7, e_d=0.01)
+    assert mod.key_rate(0.1, 1e-3, 1e-7, 0.01) == pytest.approx(ref, rel=1e-12)

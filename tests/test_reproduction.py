@@ -19,7 +19,7 @@ def report(tmp_path_factory):
 
 def test_files_written(report):
     for name in ("derivations.md", "derivations.tex", "expressions.json", "verification.md", "verification.json",
-                 "claims.md", "claims.json"):
+                 "claims.md", "claims.json", "fig2.png", "fig2.csv", "fig3.png", "fig3.csv"):
         assert (report.out / name).stat().st_size > 100, name
     expr = json.loads((report.out / "expressions.json").read_text())
     assert set(expr) == {"ecs-diqkd", "bell-diqkd"} and set(expr["ecs-diqkd"]) == {"ideal", "loss-dark", "misalignment"}
@@ -34,6 +34,24 @@ def test_every_claim_has_a_verdict_and_a_reason(report):
     assert by_id["chsh-threshold"] == "reproduced"
     assert by_id["eta-definition"] == "misprint" and by_id["eq5-beam-splitter"] == "misprint"
     assert by_id["formulas-misalignment"] == "reproduced" and by_id["formulas-bell"] == "reproduced"
+    assert "pending" not in by_id.values()
+    for cid in ("ecs-beats-bell", "advantage-400km", "max-distance", "plob-crossing", "misalignment-7pc",
+                "intercity-2-4-orders"):
+        assert cid in by_id
+    assert by_id["max-distance"] == "reproduced" and by_id["advantage-400km"] == "not reproduced"
+
+
+def test_figure_csvs(report):
+    import csv
+
+    rows = list(csv.DictReader((report.out / "fig2.csv").open()))
+    assert len(rows) == 601 and float(rows[100]["distance_km"]) == 100.0
+    assert float(rows[100]["R_ecs"]) == pytest.approx(5.1747821e-03, rel=1e-6)
+    assert float(rows[100]["R_bell"]) == pytest.approx(3.1991848e-03, rel=1e-6)
+    assert rows[500]["mu_opt_ecs"] == ""  # no key at 500 km, no optimum
+    rows3 = list(csv.DictReader((report.out / "fig3.csv").open()))
+    assert {"R_ed_0", "R_ed_0.01", "R_ed_0.07", "S_ed_0.01", "PLOB", "PLOB_eta_d"} <= set(rows3[0])
+    assert float(rows3[200]["S_ed_0.01"]) > 2
 
 
 def test_eq5_literal_map_is_not_unitary_but_harmless():

@@ -7,10 +7,12 @@ Writes into ``OUT/xie-ecs-diqkd/``:
   scenarios;
 * ``verification.md`` / ``verification.json`` -- derived vs printed, and
   closed form vs the independent QuTiP model;
-* ``claims.md`` / ``claims.json`` -- each claim of the paper that this release
-  can check, the paper's statement, our number and a verdict
-  (``reproduced`` / ``not reproduced`` / ``misprint`` / ``needs unstated
-  assumptions`` / ``pending``) with the reason.
+* ``fig2.png`` / ``fig2.csv`` and ``fig3.png`` / ``fig3.csv`` -- the paper's
+  Figs. 2 and 3 (:mod:`qkdsym.reproductions.xie_figures`);
+* ``claims.md`` / ``claims.json`` -- every quantitative claim of the paper, the
+  paper's statement, our number and a verdict (``reproduced`` / ``not
+  reproduced`` / ``misprint`` / ``needs unstated assumptions``) with the
+  reason.
 
 Example
 -------
@@ -36,6 +38,7 @@ from ..protocols.ecs_diqkd import build, chsh_threshold, middle_station, source
 from ..protocols.heralded import XIE_SETTINGS
 from ..symbols import delta, e_d, eta, mu, p_d
 from ..verify.runner import verify
+from .xie_figures import figure2, figure3, figure_claims
 
 __all__ = ["reproduce", "Report", "eq5_literal_matrix", "eq5_literal_check"]
 
@@ -176,17 +179,7 @@ def _claims(rows: list) -> list[dict]:
         verdict="needs unstated assumptions",
         why="an 'absolute' bound would not credit the detector efficiency; which convention the PLOB crossing "
             "(L > 150 km) depends on is checked with the figure reproduction"))
-    for cid, statement in (
-            ("ecs-beats-bell", "ECS exceeds the Bell-state protocol for 100 km < L < 450 km"),
-            ("advantage-400km", "ECS key rate is 4 orders of magnitude above Bell at 400 km"),
-            ("max-distance", "ECS maximum distance is below the Bell-state protocol's"),
-            ("plob-crossing", "ECS exceeds the PLOB bound for L > 150 km"),
-            ("misalignment-7pc", "Even with e_d = 7% the key rate largely exceeds the PLOB bound"),
-            ("intercity-2-4-orders", "Key rate 2-4 orders of magnitude above former heralded protocols")):
-        claims.append(dict(id=cid, statement=statement, ours="not evaluated in this release",
-                           verdict="pending",
-                           why="needs the per-distance optimiser and figure reproduction (compile/optimise issue); "
-                               "not claimed either way here"))
+    claims += figure_claims()
     return claims
 
 
@@ -239,4 +232,6 @@ def reproduce(out: str | Path = "results", *, qutip: bool = True) -> Report:
     _write_derivations(folder)
     _write_rows(folder, rows)
     _write_claims(folder, claims)
+    figure2(folder)
+    figure3(folder)
     return Report(folder, rows, claims)
