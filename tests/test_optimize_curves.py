@@ -124,3 +124,19 @@ def test_bound_validation():
         Bound(1.0, 0.5)
     with pytest.raises(ValueError, match="lo > 0"):
         Bound(0.0, 1.0)
+
+
+def test_progress_bar_appears_only_after_the_delay():
+    import io
+
+    from qkdsym.progress import Progress
+
+    quiet, loud = io.StringIO(), io.StringIO()
+    with Progress(4, "fast", stream=quiet) as bar:
+        for _ in range(4):
+            bar.update(1)
+    with Progress(4, "slow", stream=loud, delay=0.0) as bar:
+        for _ in range(4):
+            bar.update(1)
+    assert quiet.getvalue() == ""
+    assert "slow [" in loud.getvalue() and "100.0%" in loud.getvalue() and loud.getvalue().endswith("\n")
