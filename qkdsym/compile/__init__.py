@@ -5,8 +5,9 @@
 0.125
 """
 
+from .export import export
 from .model import RATES, CompiledModel, RateSpec, compile_expressions, compile_protocol, module_source
 from .stable import stabilize
 
-__all__ = ["CompiledModel", "RateSpec", "RATES", "compile_expressions", "compile_protocol", "module_source",
+__all__ = ["export", "CompiledModel", "RateSpec", "RATES", "compile_expressions", "compile_protocol", "module_source",
            "stabilize"]

@@ -69,8 +69,8 @@ def c_function(name: str, exprs: Mapping[str, sp.Expr], params: Sequence[sp.Symb
     """C99 source of ``void name(double p1, ..., double *out)`` writing the outputs in order."""
     subs, outs = prepare(exprs, stable)
     pr = C99CodePrinter()
-    args = ", ".join(f"double {p}" for p in params)
-    lines = [f"void {name}({args}, double *out)", "{"]
+    args = ", ".join([*(f"double {p}" for p in params), "double *out"])
+    lines = [f"void {name}({args})", "{"]
     lines += [f"    const double {s} = {pr.doprint(e)};" for s, e in subs]
     lines += [f"    out[{i}] = {pr.doprint(v)};  /* {k} */" for i, (k, v) in enumerate(outs.items())]
     lines.append("}")

@@ -70,6 +70,10 @@ RATES: dict[str, RateSpec] = {
                       ("h2", "one_minus_h_half", "diqkd_margin", "diqkd_rate"),
                       {"e_zz": 0.5, "S": 0.0},
                       formula="R = Q_zz [1 - h(e_zz) - h((1 + sqrt((S/2)^2 - 1))/2)] (Acin et al. 2007), R >= 0"),
+    "gllp": RateSpec("gllp_rate", "gllp_margin", ("Q_1", "e_1", "Q_mu", "E_mu", "f", "q"),
+                     ("h2", "gllp_margin", "gllp_rate"), {"E_mu": 0.5}, gain="Q_mu",
+                     formula="R = q [Q_1 (1 - h(e_1)) - f Q_mu h(E_mu)] (GLLP 2004, decoy states: Lo, Ma, Chen "
+                             "2005), Q_1 <= 0 counts as 0, e_1 clipped to [0, 1/2], R >= 0"),
 }
 
 
@@ -118,13 +122,19 @@ OUTPUTS = {tuple(outs)!r}
 
 def observables({sig}):
     """{", ".join(outs)} as arrays (floats for scalar input); inputs are validated."""
-    args = [check_domain(n, v, *DOMAINS[n]) for n, v in zip(PARAMETERS, ({sig},))]
+    args = [check_domain(n, v, *DOMAINS[n]) for n, v in zip(PARAMETERS, ({sig}{"," if params else ""}))]
     shape = numpy.broadcast(*args).shape
     with numpy.errstate(all="ignore"):
         raw = _raw_observables(*args)
     out = {{k: numpy.broadcast_to(numpy.asarray(raw[k], dtype=float), shape) for k in OUTPUTS}}
     gain = out["{rate.gain}"]
-{fix}    return {{k: (v if v.ndim else float(v)) for k, v in out.items()}}
+{fix}    finite = numpy.all([numpy.isfinite(v) for v in out.values()], axis=0)
+    if not numpy.all(finite):
+        at = numpy.argwhere(~finite)[0] if numpy.ndim(finite) else ()
+        point = ", ".join(f"{{n}}={{float(numpy.broadcast_to(a, shape)[tuple(at)])!r}}" for n, a in zip(PARAMETERS, args))
+        raise ValueError(f"double-precision overflow at {{point}}: outside the range of these compiled functions "
+                         "(use qkdsym's mpmath backend there)")
+    return {{k: (v if v.ndim else float(v)) for k, v in out.items()}}
 
 
 def margin({sig}):

@@ -19,7 +19,7 @@ array([1., 0.])
 
 import numpy
 
-__all__ = ["h2", "one_minus_h_half", "diqkd_margin", "diqkd_rate", "check_domain"]
+__all__ = ["h2", "one_minus_h_half", "diqkd_margin", "diqkd_rate", "check_domain", "gllp_margin", "gllp_rate"]
 
 
 def h2(x):
@@ -81,3 +81,26 @@ def check_domain(name, value, lo, hi, lo_open, hi_open):
         right = "inf)" if hi is None else f"{hi:g}{')' if hi_open else ']'}"
         raise ValueError(f"parameter {name!r} = {first!r} is outside the allowed range {left}{lo:g}, {right}")
     return v
+
+
+def gllp_margin(Q1, e1, Q, E, f, q):
+    """The unclamped GLLP/decoy BB84 rate ``q [Q1 (1 - h(e1)) - f Q h(E)]`` (Gottesman et al. 2004).
+
+    Never NaN: a non-positive or undefined single-photon gain ``Q1`` counts as
+    0 (no key from single photons), ``e1`` is clipped to ``[0, 1/2]`` (at 1/2
+    privacy amplification removes everything) and ``E`` to ``[0, 1/2]``.
+    Continuous; negative where no key can be extracted.
+    """
+    Q1 = numpy.asarray(Q1, dtype=float)
+    e1 = numpy.asarray(e1, dtype=float)
+    ok = numpy.isfinite(Q1) & (Q1 > 0) & numpy.isfinite(e1)
+    Q1c = numpy.where(ok, Q1, 0.0)
+    e1c = numpy.where(ok, numpy.clip(numpy.where(ok, e1, 0.5), 0.0, 0.5), 0.5)
+    Qc = numpy.asarray(Q, dtype=float)
+    Ec = numpy.clip(numpy.nan_to_num(numpy.asarray(E, dtype=float), nan=0.5), 0.0, 0.5)
+    return numpy.asarray(q, dtype=float) * (Q1c * (1 - h2(e1c)) - numpy.asarray(f, dtype=float) * Qc * h2(Ec))
+
+
+def gllp_rate(Q1, e1, Q, E, f, q):
+    """The GLLP/decoy BB84 key rate in bits per pulse: ``max(gllp_margin, 0)``, never negative or NaN."""
+    return numpy.maximum(gllp_margin(Q1, e1, Q, E, f, q), 0.0)

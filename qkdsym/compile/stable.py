@@ -111,6 +111,8 @@ def _stabilize(expr: sp.Expr, order: list[sp.Symbol]) -> sp.Expr:
                     coeffs.setdefault(m, []).append(Fraction(int(c.p), int(c.q)))
     if not coeffs:
         return _stabilize(num, rest) / _stabilize(den, rest)
+    # atoms expm1(+g m) with g > 0: (1 + u) never cancels (an atom expm1(-g m) would, as u -> -1 at
+    # large arguments); the price is overflow once g m > 709, reported as a clear error by the compiler
     base = {m: _rational_gcd(cs) for m, cs in coeffs.items()}
     atoms = {m: sp.Dummy("u") for m in coeffs}
     lowest = {m: 0 for m in coeffs}
