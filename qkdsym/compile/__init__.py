@@ -5,9 +5,8 @@
 0.125
 """
 
-from .export import export
 from .model import RATES, CompiledModel, RateSpec, compile_expressions, compile_protocol, module_source
 from .stable import stabilize
 
-__all__ = ["export", "CompiledModel", "RateSpec", "RATES", "compile_expressions", "compile_protocol", "module_source",
+__all__ = ["CompiledModel", "RateSpec", "RATES", "compile_expressions", "compile_protocol", "module_source",
            "stabilize"]

@@ -111,6 +111,7 @@ import numpy
 
 PARAMETERS = {tuple(params)!r}
 OUTPUTS = {tuple(outs)!r}
+SMALLEST = 1e-153  # smallest product of the nonzero parameters below 1: its square stays a normal double
 {_domain_literal(params)}
 
 
@@ -124,6 +125,14 @@ def observables({sig}):
     """{", ".join(outs)} as arrays (floats for scalar input); inputs are validated."""
     args = [check_domain(n, v, *DOMAINS[n]) for n, v in zip(PARAMETERS, ({sig}{"," if params else ""}))]
     shape = numpy.broadcast(*args).shape
+    small = numpy.ones(shape)
+    for a in args:
+        small = small * numpy.where((a > 0) & (a < 1), a, 1.0)
+    if numpy.any(small < SMALLEST):
+        at = tuple(numpy.argwhere(small < SMALLEST)[0]) if shape else ()
+        point = ", ".join(f"{{n}}={{float(numpy.broadcast_to(a, shape)[at])!r}}" for n, a in zip(PARAMETERS, args))
+        raise ValueError(f"at {{point}} the product of the nonzero parameters below 1 is under {{SMALLEST:g}}: "
+                         "products of small parameters would underflow double precision; use qkdsym's mpmath backend")
     with numpy.errstate(all="ignore"):
         raw = _raw_observables(*args)
     out = {{k: numpy.broadcast_to(numpy.asarray(raw[k], dtype=float), shape) for k in OUTPUTS}}
@@ -134,6 +143,11 @@ def observables({sig}):
         point = ", ".join(f"{{n}}={{float(numpy.broadcast_to(a, shape)[tuple(at)])!r}}" for n, a in zip(PARAMETERS, args))
         raise ValueError(f"double-precision overflow at {{point}}: outside the range of these compiled functions "
                          "(use qkdsym's mpmath backend there)")
+    for k, v in out.items():
+        tiny = (v != 0) & (numpy.abs(v) < 2.2250738585072014e-308)
+        if numpy.any(tiny):
+            raise ValueError(f"{{k}} underflows double precision (subnormal) at some point: use qkdsym's "
+                             "mpmath backend there")
     return {{k: (v if v.ndim else float(v)) for k, v in out.items()}}
 
 
