@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
-__all__ = ["Parameter", "PARAMS", "validate", "validate_all", "symbol", "mu", "eta", "p_d", "e_d", "delta"]
+__all__ = ["Parameter", "PARAMS", "validate", "validate_all", "check_names", "symbol", "mu", "eta", "p_d", "e_d",
+           "delta"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ PARAMS: dict[str, Parameter] = {
         _P("beta", sp.Symbol("beta", nonnegative=True), r"\beta", "fibre loss coefficient (dB/km)", 0.0, None),
         _P("L", sp.Symbol("L", nonnegative=True), r"L", "distance between the users (km)", 0.0, None),
         _P("T", sp.Symbol("T", positive=True), r"T", "beam-splitter transmissivity", 0.0, 1.0),
+        _P("nu", sp.Symbol("nu", nonnegative=True), r"\nu", "decoy intensity (mean photon number)", 0.0, None),
+        _P("Y0", sp.Symbol("Y0", nonnegative=True), r"Y_{0}", "background (vacuum) yield", 0.0, 1.0),
+        _P("f", sp.Symbol("f", positive=True), r"f", "error-correction efficiency", 1.0, None),
+        _P("n_mean", sp.Symbol("n_mean", nonnegative=True), r"\langle n \rangle", "mean photon number <n>",
+           0.0, None),
+        _P("g2", sp.Symbol("g2", nonnegative=True), r"g^{(2)}(0)", "second-order correlation g2(0)", 0.0, None),
+        _P("q", sp.Symbol("q", positive=True), r"q", "sifting factor", 0.0, 1.0, lo_open=True),
     ]
 }
 
@@ -122,6 +130,16 @@ def validate(name: str, value: Any) -> Any:
             f"parameter {name!r} ({p.description}) = {v!r} is outside the allowed range {p.range_text()}"
         )
     return value
+
+
+def check_names(owner: str, values: Mapping[str, Any], parameters: Sequence[str]) -> None:
+    """Refuse unknown parameter names and missing (``None``) values for ``owner``'s ``parameters``."""
+    unknown = set(values) - set(parameters)
+    if unknown:
+        raise ValueError(f"{owner} takes no parameter(s) {sorted(unknown)}; its parameters are {list(parameters)}")
+    missing = [p for p in parameters if values.get(p) is None]
+    if missing:
+        raise ValueError(f"{owner} needs parameter(s) {missing}")
 
 
 def validate_all(**values: Any) -> dict[str, Any]:

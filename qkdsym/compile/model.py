@@ -45,7 +45,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..symbols import PARAMS
+from ..symbols import PARAMS, check_names
 from . import runtime
 from .codegen import python_function
 
@@ -182,13 +182,7 @@ class CompiledModel:
     dps: int = 50
 
     def _args(self, kw: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = set(kw) - set(self.parameters)
-        if unknown:
-            raise ValueError(f"{self.protocol} [{self.scenario}] takes no parameter(s) {sorted(unknown)}; "
-                             f"its parameters are {list(self.parameters)}")
-        missing = [p for p in self.parameters if kw.get(p) is None]
-        if missing:
-            raise ValueError(f"{self.protocol} [{self.scenario}] needs parameter(s) {missing}")
+        check_names(f"{self.protocol} [{self.scenario}]", kw, self.parameters)
         return {p: kw[p] for p in self.parameters}
 
     def observables(self, **kw: Any) -> dict[str, Any]:
@@ -200,19 +194,18 @@ class CompiledModel:
 
     def rate(self, **kw: Any) -> Any:
         """The key rate in bits per round (``>= 0``, never NaN)."""
-        a = self._args(kw)
-        if self.backend == "numpy":
-            return self._ns["key_rate"](**a)
-        o = self._mp_observables(a)
-        return getattr(runtime, self.rate_spec.name)(*[float(o[k]) for k in self.rate_spec.inputs])
+        return self._rate_function("key_rate", self.rate_spec.name, kw)
 
     def margin(self, **kw: Any) -> Any:
         """The unclamped key rate: continuous in every parameter, negative where no key is possible."""
+        return self._rate_function("margin", self.rate_spec.margin, kw)
+
+    def _rate_function(self, compiled: str, helper: str, kw: Mapping[str, Any]) -> Any:
         a = self._args(kw)
         if self.backend == "numpy":
-            return self._ns["margin"](**a)
+            return self._ns[compiled](**a)
         o = self._mp_observables(a)
-        return getattr(runtime, self.rate_spec.margin)(*[float(o[k]) for k in self.rate_spec.inputs])
+        return getattr(runtime, helper)(*[float(o[k]) for k in self.rate_spec.inputs])
 
     __call__ = rate
 

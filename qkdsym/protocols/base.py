@@ -34,7 +34,7 @@ import sympy as sp
 
 from ..algebra.simplify import compact, compact_ratio, polish
 from ..keyrate.diqkd import diqkd_rate, diqkd_rate_expr, diqkd_rate_reason
-from ..symbols import PARAMS, validate
+from ..symbols import PARAMS, check_names, validate
 from .heralded import HeraldedBellTest
 
 __all__ = ["Scenario", "Derivation", "HeraldedProtocol", "OBSERVABLES"]
@@ -132,13 +132,7 @@ class HeraldedProtocol:
     # ----------------------------------------------------------- evaluate
     def check(self, **values: float) -> dict[str, float]:
         """Validate parameter values; unknown names and missing ones are errors."""
-        unknown = set(values) - set(self.parameters)
-        if unknown:
-            raise ValueError(f"{self.name} takes no parameter(s) {sorted(unknown)}; "
-                             f"its parameters are {list(self.parameters)}")
-        missing = [p for p in self.parameters if values.get(p) is None]
-        if missing:
-            raise ValueError(f"{self.name} needs parameter(s) {missing}")
+        check_names(self.name, values, self.parameters)
         for k, v in values.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 try:
