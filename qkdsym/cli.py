@@ -72,6 +72,14 @@ def _range(text: str) -> list[float]:
     return values
 
 
+def _decoy_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--decoy", choices=("infinite", "vacuum-weak", "lp"), default=None,
+                   help="decoy-state method (bb84-wcp-decoy; default vacuum-weak)")
+    q.add_argument("--f", type=_float, default=None, help="error-correction efficiency (bb84-wcp-decoy, default 1.16)")
+    q.add_argument("--Y0", type=_float, default=None, help="background yield (bb84-wcp-decoy, default 1.7e-6)")
+    q.add_argument("--q", type=_float, default=None, help="sifting factor (bb84-wcp-decoy, default 1/2)")
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="qkdsym", description="Derive, verify and evaluate QKD formulas from optics.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -99,19 +107,26 @@ def _parser() -> _Parser:
                                             "eta = eta_d 10^(-beta (L/2)/10))")
     e.add_argument("--beta", type=_float, default=None, help="fibre loss in dB/km, with --L (default 0.2)")
     e.add_argument("--eta-d", type=_float, default=None, help="detector efficiency, with --L (default 1)")
+    e.add_argument("--nu", type=_float, default=None, help="weak decoy intensity (bb84-wcp-decoy)")
+    e.add_argument("--n", type=_float, default=None, dest="n_mean", help="mean photon number <n> (bb84-sps)")
+    e.add_argument("--g2", type=_float, default=None, help="g2(0) of the single-photon source (bb84-sps)")
+    _decoy_options(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     def sweep_options(q: argparse.ArgumentParser) -> None:
         q.add_argument("--distance", default="0:500:1", type=_range,
                        help="START:STOP:STEP in km, STOP included, or a comma list (default 0:500:1)")
-        q.add_argument("--beta", type=_float, default=0.2, help="fibre loss in dB/km (default 0.2)")
-        q.add_argument("--eta-d", type=_float, default=0.8, help="detector efficiency (default 0.8)")
-        q.add_argument("--pd", type=_float, default=1e-7, help="dark-count probability (default 1e-7)")
+        q.add_argument("--beta", type=_float, default=None,
+                       help="fibre loss in dB/km (default 0.2; bb84-wcp-decoy 0.21)")
+        q.add_argument("--eta-d", type=_float, default=None,
+                       help="detector efficiency (default 0.8; bb84-wcp-decoy 0.045)")
+        q.add_argument("--pd", type=_float, default=None, help="dark-count probability (DIQKD, default 1e-7)")
         q.add_argument("--ed", type=_float, default=None, help="misalignment error (protocols that have it; "
                                                                 "default 0)")
         q.add_argument("--scenario", default=None, help="scenario (default: the most general)")
         q.add_argument("--json", action="store_true", help="print JSON")
         q.add_argument("--quiet", action="store_true", help="no progress bar")
+        _decoy_options(q)
 
     cu = sub.add_parser("curve", help="optimised key rate versus distance, with the PLOB bound")
     cu.add_argument("protocol")
@@ -158,10 +173,74 @@ def _eta_from_distance(args: argparse.Namespace) -> float | None:
     return eta_d * 10 ** (-beta * (args.L / 2) / 10)
 
 
+_FLAGS = {"mu": "--mu", "nu": "--nu", "n_mean": "--n", "g2": "--g2", "eta": "--eta", "L": "--L", "pd": "--pd",
+          "ed": "--ed", "beta": "--beta", "eta_d": "--eta-d", "decoy": "--decoy", "f": "--f", "Y0": "--Y0",
+          "q": "--q"}
+_ALLOWED = {"ecs-diqkd": {"mu", "eta", "L", "pd", "ed", "beta", "eta_d"},
+            "bell-diqkd": {"eta", "L", "pd", "beta", "eta_d", "ed"},
+            "bb84-sps": {"n_mean", "g2", "eta"},
+            "bb84-wcp-decoy": {"mu", "nu", "eta", "L", "ed", "beta", "eta_d", "decoy", "f", "Y0", "q"}}
+
+
+def _refuse_foreign_flags(args: argparse.Namespace, protocol: str) -> None:
+    for dest, flag in _FLAGS.items():
+        if getattr(args, dest, None) is not None and dest not in _ALLOWED.get(protocol, set(_FLAGS)):
+            raise UsageError(f"{protocol} takes no {flag}")
+
+
+def _eval_sps(args: argparse.Namespace) -> int:
+    from .protocols.bb84_sps import sps_eval
+
+    for dest in ("n_mean", "g2", "eta"):
+        if getattr(args, dest) is None:
+            raise UsageError(f"bb84-sps needs {_FLAGS[dest]}")
+    out = sps_eval(args.n_mean, args.g2, args.eta)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"bb84-sps at <n>={args.n_mean:g}, g2={args.g2:g}, eta={args.eta:g}")
+        print(f"  R     = {out['R']:.12g}   (single-photon source, optimal pre-attenuation)")
+        print(f"  R_WCP = {out['R_WCP']:.12g}   (coherent-state limit eta/e)")
+        th = out["eta_th"]
+        print(f"  eta_th = {th:.12g}" if th is not None else "  eta_th: none (g2 <n> > 1/2: pre-attenuate at every loss)")
+    return 0
+
+
+def _decoy_settings(args: argparse.Namespace) -> dict[str, float]:
+    keys = {"f": "f", "Y0": "Y0", "q": "q", "ed": "e_d", "eta_d": "eta_d", "beta": "beta"}
+    return {name: getattr(args, dest) for dest, name in keys.items() if getattr(args, dest, None) is not None}
+
+
+def _eval_decoy(args: argparse.Namespace) -> int:
+    from .protocols.bb84_decoy import decoy_eval
+
+    if args.mu is None:
+        raise UsageError("bb84-wcp-decoy needs --mu")
+    if (args.L is None) == (args.eta is None):
+        raise UsageError("bb84-wcp-decoy needs exactly one of --L (km, point to point) and --eta")
+    if args.eta is not None and (args.beta is not None or args.eta_d is not None):
+        raise UsageError("--beta and --eta-d go with --L")
+    out = decoy_eval(args.mu, args.nu, L=args.L, eta=args.eta, method=args.decoy or "vacuum-weak",
+                     **_decoy_settings(args))
+    if args.json:
+        print(json.dumps({k: float(v) for k, v in out.items()}))
+    else:
+        print(f"bb84-wcp-decoy [{args.decoy or 'vacuum-weak'}] at mu={args.mu:g}"
+              + (f", nu={args.nu:g}" if args.nu is not None else ""))
+        for k, v in out.items():
+            print(f"  {k:5s} = {v:.12g}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .protocols import get_protocol
 
     proto = get_protocol(args.protocol)
+    _refuse_foreign_flags(args, proto.name)
+    if proto.name == "bb84-sps":
+        return _eval_sps(args)
+    if proto.name == "bb84-wcp-decoy":
+        return _eval_decoy(args)
     given = {"mu": args.mu, "eta": _eta_from_distance(args), "p_d": args.pd, "e_d": args.ed}
     flags = {"mu": "--mu", "eta": "--eta/--L", "p_d": "--pd", "e_d": "--ed"}
     for name, value in given.items():
@@ -187,6 +266,21 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from .protocols import get_protocol
 
     proto = get_protocol(args.protocol)
+    if not hasattr(proto, "scenarios"):
+        import sympy as sp
+
+        groups = proto.derivations() if proto.derivations else {}
+        if args.scenario != "all":
+            if args.scenario not in groups:
+                raise UsageError(f"{proto.name} has no derivation {args.scenario!r}; it has {', '.join(groups)}")
+            groups = {args.scenario: groups[args.scenario]}
+        for label, exprs in groups.items():
+            print(f"% {proto.name} [{label}]" if args.latex else f"{proto.name} [{label}]")
+            for k, v in exprs.items():
+                print(f"{k} = {sp.latex(v)}" if args.latex else f"  {k} = {v}")
+            print()
+        print(proto.conventions)
+        return 0
     names = [s.name for s in proto.scenarios] if args.scenario == "all" else [proto.scenario(args.scenario).name]
     rate = ("R = Q_zz [1 - h(e_zz) - h((1 + sqrt((S/2)^2 - 1))/2)],  h = binary entropy (log2);  "
             "R = 0 when S <= 2 or the bracket is negative")
@@ -211,6 +305,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify.runner import verify
 
     proto = get_protocol(args.protocol)
+    if not hasattr(proto, "scenarios"):
+        raise UsageError(f"qkdsym verify covers the heralded protocols; {proto.name}'s derivations are checked "
+                         "against their printed formulas by the test suite (tests/test_bb84_*.py)")
     rows = verify(proto.name, qutip=not args.no_qutip)
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=1))
@@ -224,9 +321,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .protocols import PROTOCOLS
+    from .protocols import PROTOCOLS, RATE_PROTOCOLS
 
-    for name, p in sorted(PROTOCOLS.items()):
+    for name, p in sorted({**PROTOCOLS, **RATE_PROTOCOLS}.items()):
         print(f"{name:12s} {p.summary}")
     return 0
 
@@ -275,9 +372,22 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     from .curves import sweep
     from .protocols import get_protocol
 
+    from .curves import DEFAULTS
+
     proto = get_protocol(args.protocol)
-    curve = sweep(proto.name, args.distance, beta=args.beta, eta_d=args.eta_d, scenario=args.scenario,
-                  progress=not args.quiet, **_sweep_fixed(args, proto.name))
+    _refuse_foreign_flags(args, proto.name)
+    if proto.name == "bb84-sps":
+        raise UsageError("bb84-sps has no distance model; use qkdsym eval bb84-sps --n ... --g2 ... --eta ...")
+    if proto.name == "bb84-wcp-decoy":
+        from .protocols.bb84_decoy import decoy_curve
+
+        if args.scenario is not None:
+            raise UsageError("bb84-wcp-decoy has no scenarios; choose the estimator with --decoy")
+        curve = decoy_curve(args.distance, args.decoy or "vacuum-weak", **_decoy_settings(args))
+    else:
+        curve = sweep(proto.name, args.distance, beta=DEFAULTS["beta"] if args.beta is None else args.beta,
+                      eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d, scenario=args.scenario,
+                      progress=not args.quiet, **_sweep_fixed(args, proto.name))
     if args.csv:
         curve.write_csv(args.csv)
     if args.plot:
@@ -298,13 +408,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .curves import compare
     from .protocols import get_protocol
 
+    from .curves import DEFAULTS
+    from .protocols import PROTOCOLS
+
     names = [get_protocol(p).name for p in args.protocols]
+    for n in names:
+        if n not in PROTOCOLS:
+            raise UsageError(f"compare takes midpoint-station protocols ({', '.join(sorted(PROTOCOLS))}); "
+                             f"{n} is not one (use qkdsym curve {n})")
+    for dest in ("decoy", "f", "Y0", "q"):
+        if getattr(args, dest) is not None:
+            raise UsageError(f"compare takes no {_FLAGS[dest]}")
     if len(set(names)) < 2:
         raise UsageError("compare needs at least two different protocols")
     fixed = {"p_d": args.pd, "e_d": args.ed}
     if args.ed not in (None, 0) and not any("e_d" in get_protocol(n).parameters for n in names):
         raise UsageError("none of the protocols takes --ed")
-    res = compare(names, args.distance, at=args.at or [], beta=args.beta, eta_d=args.eta_d,
+    res = compare(names, args.distance, at=args.at or [], beta=DEFAULTS["beta"] if args.beta is None else args.beta,
+                  eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d,
                   progress=not args.quiet, **fixed)
     curves = res.pop("curves")
     if args.plot:

@@ -18,11 +18,11 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_list_names_both_protocols(capsys):
+def test_list_names_every_protocol(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["bell-diqkd", "ecs-diqkd"]
+    assert names == ["bb84-sps", "bb84-wcp-decoy", "bell-diqkd", "ecs-diqkd"]
 
 
 def test_eval_json_contract(capsys):
@@ -65,6 +65,22 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["derive", "ecs-diqkd", "--scenario", "nope"], "scenario 'nope'"),
     (["reproduce", "nope"], "unknown paper"),
     (["frobnicate"], "invalid choice"),
+    (["eval", "bb84-sps", "--n", "-0.1", "--g2", "0.01", "--eta", "0.1"], "'n_mean'"),
+    (["eval", "bb84-sps", "--n", "0.3", "--g2", "-0.01", "--eta", "0.1"], "'g2'"),
+    (["eval", "bb84-sps", "--n", "0.5", "--g2", "9", "--eta", "0.1"], "not a probability"),
+    (["eval", "bb84-sps", "--n", "0.3", "--eta", "0.1"], "needs --g2"),
+    (["eval", "bb84-sps", "--n", "0.3", "--g2", "0.01", "--eta", "0.1", "--mu", "1"], "takes no --mu"),
+    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.6", "--L", "50"], "'nu'"),
+    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1", "--L", "50", "--f", "0.9"], "'f'"),
+    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1"], "exactly one of --L"),
+    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1", "--L", "10", "--pd", "1e-6"], "takes no --pd"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.1", "--g2", "0.1"], "takes no --g2"),
+    (["curve", "bb84-sps"], "no distance model"),
+    (["curve", "bb84-wcp-decoy", "--decoy", "magic"], "invalid choice"),
+    (["curve", "bb84-wcp-decoy", "--Y0", "2"], "'Y0'"),
+    (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "midpoint-station"),
+    (["verify", "bb84-sps"], "test suite"),
+    (["derive", "bb84-sps", "--scenario", "nope"], "no derivation"),
     (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
     (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),
     (["curve", "ecs-diqkd", "--distance", "100:0:10"], "STOP >= START"),
@@ -160,3 +176,32 @@ def test_export_python_from_cli(capsys, tmp_path):
 
     ref = compile_protocol("ecs-diqkd").rate(mu=0.1, eta=1e-3, p_d=1e-7, e_d=0.01)
     assert mod.key_rate(0.1, 1e-3, 1e-7, 0.01) == pytest.approx(ref, rel=1e-12)
+
+
+def test_eval_bb84_sps_json_contract(capsys):
+    code, out, _ = run(capsys, "eval", "bb84-sps", "--n", "0.292", "--g2", "0.00698", "--eta", "0.0148", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) == {"R", "R_WCP", "eta_th"}
+    assert d["R_WCP"] == pytest.approx(0.0148 / 2.718281828459045, rel=1e-12)
+    assert d["eta_th"] == pytest.approx(0.00203816847, rel=1e-9) and 0 < d["R"] < d["R_WCP"]
+
+
+def test_eval_and_curve_bb84_decoy(capsys):
+    code, out, _ = run(capsys, "eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.05", "--L", "50", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert {"Q_mu", "E_mu", "Y_1", "Q_1", "e_1", "R"} <= set(d) and d["R"] > 0
+    code, out, _ = run(capsys, "curve", "bb84-wcp-decoy", "--decoy", "infinite", "--distance", "0:200:10", "--json")
+    assert code == 0
+    c = json.loads(out)
+    assert {"distance_km", "R", "PLOB", "mu_opt"} <= set(c) and len(c["R"]) == 21
+    assert c["R"][5] == pytest.approx(2.3499e-4, rel=1e-3)  # 50 km, GYS settings, q = 1/2
+    assert c["R"][-1] == 0.0 and c["mu_opt"][-1] is None
+
+
+def test_derive_rate_protocols(capsys):
+    code, out, _ = run(capsys, "derive", "bb84-wcp-decoy", "--scenario", "infinite")
+    assert code == 0 and "Q_mu = -(1 - Y0)*exp(-eta*mu) + 1" in out
+    code, out, _ = run(capsys, "derive", "bb84-sps", "--latex")
+    assert code == 0 and "eta_th = " in out

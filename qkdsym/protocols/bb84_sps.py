@@ -191,6 +191,7 @@ PROTOCOL = RateProtocol(
     summary="BB84 with a single-photon source (<n>, g2) and pre-attenuation vs the coherent-state limit eta/e",
     parameters=("n_mean", "g2", "eta"),
     evaluate=sps_eval,
+    derivations=lambda: {"sps-vs-wcp": derive_sps()},
     citation=("Y. Zhang et al., 'Experimental single-photon quantum key distribution surpassing the fundamental "
               "coherent-state rate limit' (2024), Eqs. (1)-(3)"),
     conventions="asymptotic, ideal (no background, no misalignment), efficient BB84 (q = 1)",

@@ -36,3 +36,5 @@ class RateProtocol:
     citation: str = ""
     conventions: str = ""
     kind: str = "photon-statistics"
+    #: ``{label: {name: SymPy expression}}``: every closed form the protocol derives
+    derivations: Callable[[], dict[str, dict[str, Any]]] | None = None
