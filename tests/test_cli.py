@@ -184,7 +184,7 @@ def test_eval_bb84_sps_json_contract(capsys):
     d = json.loads(out)
     assert set(d) == {"R", "R_WCP", "eta_th"}
     assert d["R_WCP"] == pytest.approx(0.0148 / 2.718281828459045, rel=1e-12)
-    assert d["eta_th"] == pytest.approx(0.00203816847, rel=1e-9) and 0 < d["R"] < d["R_WCP"]
+    assert d["eta_th"] == pytest.approx(0.0020381684668, rel=1e-9) and 0 < d["R"] < d["R_WCP"]
 
 
 def test_eval_and_curve_bb84_decoy(capsys):
