@@ -79,7 +79,6 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["curve", "bb84-wcp-decoy", "--decoy", "magic"], "invalid choice"),
     (["curve", "bb84-wcp-decoy", "--Y0", "2"], "'Y0'"),
     (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "midpoint-station"),
-    (["verify", "bb84-sps"], "test suite"),
     (["derive", "bb84-sps", "--scenario", "nope"], "no derivation"),
     (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
     (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),
@@ -205,3 +204,11 @@ def test_derive_rate_protocols(capsys):
     assert code == 0 and "Q_mu = -(1 - Y0)*exp(-eta*mu) + 1" in out
     code, out, _ = run(capsys, "derive", "bb84-sps", "--latex")
     assert code == 0 and "eta_th = " in out
+
+
+def test_verify_rate_protocols_against_printed_formulas(capsys):
+    code, out, _ = run(capsys, "verify", "bb84-sps")
+    assert code == 0 and out.strip().endswith("6 agree, 0 differ") and "Eq. (2)" in out
+    code, out, _ = run(capsys, "verify", "bb84-wcp-decoy", "--json")
+    rows = json.loads(out)
+    assert code == 0 and {r["observable"] for r in rows} == {"Y1_L", "e1_U"} and all(r["ok"] for r in rows)

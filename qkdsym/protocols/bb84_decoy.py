@@ -349,7 +349,8 @@ PROTOCOL = RateProtocol(
     parameters=("mu", "nu", "L", "eta", "Y0", "e_d", "f", "q", "eta_d", "beta"),
     evaluate=_evaluate,
     curve=decoy_curve,
-    derivations=lambda: {m: derive(m) for m in METHODS if m != "lp"},
+    derivations=lambda: {**{m: derive(m) for m in METHODS if m != "lp"},
+                         "vacuum-weak-bounds": vacuum_weak_bounds()},
     citation=("H.-K. Lo, X. Ma, K. Chen, PRL 94, 230504 (2005); X. Ma, B. Qi, Y. Zhao, H.-K. Lo, PRA 72, "
               "012326 (2005); D. Gottesman, H.-K. Lo, N. Luetkenhaus, J. Preskill, QIC 4, 325 (2004)"),
     conventions="point to point: eta = eta_d 10^(-beta L/10), beta in dB/km; q = 1/2 (standard sifting) by default",

@@ -6,7 +6,8 @@ Each entry maps a paper's short name to ``reproduce(out, qutip=...) -> Report``.
 from __future__ import annotations
 
 from .xie_ecs_diqkd import reproduce as reproduce_xie
+from .zhang_sps_qkd import reproduce as reproduce_zhang
 
 __all__ = ["REPRODUCTIONS"]
 
-REPRODUCTIONS = {"xie-ecs-diqkd": reproduce_xie}
+REPRODUCTIONS = {"xie-ecs-diqkd": reproduce_xie, "zhang-sps-qkd": reproduce_zhang}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import sympy as sp
@@ -38,35 +37,12 @@ from ..protocols.ecs_diqkd import build, chsh_threshold, middle_station, source
 from ..protocols.heralded import XIE_SETTINGS
 from ..symbols import delta, e_d, eta, mu, p_d
 from ..verify.runner import verify
+from .report import Report, write_claims, write_rows
 from .xie_figures import figure2, figure3, figure_claims
 
 __all__ = ["reproduce", "Report", "eq5_literal_matrix", "eq5_literal_check"]
 
 PAPER = "xie-ecs-diqkd"
-
-
-@dataclass
-class Report:
-    """What a reproduction wrote and found."""
-
-    out: Path
-    rows: list = field(default_factory=list)
-    claims: list = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every derivation check agrees (claims are findings, not failures)."""
-        return all(r.ok for r in self.rows)
-
-    def summary(self) -> str:
-        """A few lines for the terminal."""
-        n_bad = sum(not r.ok for r in self.rows)
-        verdicts: dict[str, int] = {}
-        for c in self.claims:
-            verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
-        return (f"{PAPER}: {len(self.rows) - n_bad}/{len(self.rows)} derivation checks agree; claims: "
-                + ", ".join(f"{v} {k}" for k, v in sorted(verdicts.items()))
-                + f"\n  written to {self.out}/")
 
 
 # ----------------------------------------------------------------- Eq. (5)
@@ -206,23 +182,6 @@ def _write_derivations(out: Path) -> None:
     (out / "expressions.json").write_text(json.dumps(js, indent=1))
 
 
-def _write_rows(out: Path, rows: list) -> None:
-    lines = ["# Verification", "", "| | check | where / point | observable | verdict | detail |", "|---|---|---|---|---|---|"]
-    lines += [f"| {'ok' if r.ok else 'FAIL'} | {r.kind} | {r.label} | {r.observable} | {r.verdict} | {r.detail} |"
-              for r in rows]
-    (out / "verification.md").write_text("\n".join(lines) + "\n")
-    (out / "verification.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1))
-
-
-def _write_claims(out: Path, claims: list) -> None:
-    lines = ["# Claims of Xie et al. and what qkdsym finds", ""]
-    for c in claims:
-        lines += [f"## {c['id']}: **{c['verdict']}**", "", f"- Paper: {c['statement']}", f"- qkdsym: {c['ours']}",
-                  f"- Why: {c['why']}", ""]
-    (out / "claims.md").write_text("\n".join(lines))
-    (out / "claims.json").write_text(json.dumps(claims, indent=1))
-
-
 def reproduce(out: str | Path = "results", *, qutip: bool = True) -> Report:
     """Run the reproduction; files go to ``out/xie-ecs-diqkd/``."""
     folder = Path(out) / PAPER
@@ -230,8 +189,8 @@ def reproduce(out: str | Path = "results", *, qutip: bool = True) -> Report:
     rows = verify("ecs-diqkd", qutip=qutip) + verify("bell-diqkd", qutip=qutip)
     claims = _claims(rows)
     _write_derivations(folder)
-    _write_rows(folder, rows)
-    _write_claims(folder, claims)
+    write_rows(folder, rows)
+    write_claims(folder, claims, "Claims of Xie et al. and what qkdsym finds")
     figure2(folder)
     figure3(folder)
-    return Report(folder, rows, claims)
+    return Report(PAPER, folder, rows, claims)

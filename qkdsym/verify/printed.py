@@ -29,12 +29,18 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from ..symbols import e_d, eta, mu, p_d
+from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU
+from ..symbols import e_d, eta, mu, p_d, symbol
+
+_n, _g2, _Y0, _nu = symbol("n_mean"), symbol("g2"), symbol("Y0"), symbol("nu")
 
 __all__ = ["PrintedFormula", "PRINTED", "printed_formulas", "Comparison", "compare", "DOMAIN"]
 
 #: Sampling domain for numeric equivalence (the issue's spread of points).
-DOMAIN: dict[sp.Symbol, tuple[float, float]] = {mu: (0.05, 1.0), eta: (0.005, 1.0), p_d: (0.0, 0.1), e_d: (0.0, 0.3)}
+DOMAIN: dict[sp.Symbol, tuple[float, float]] = {
+    mu: (0.05, 1.0), eta: (0.005, 1.0), p_d: (0.0, 0.1), e_d: (0.0, 0.3),
+    _n: (0.05, 1.0), _g2: (0.001, 0.4), _Y0: (0.0, 1e-3), _nu: (0.01, 0.04),
+    Q_MU: (0.01, 0.5), Q_NU: (1e-3, 0.05), EQ_NU: (1e-5, 1e-3)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class PrintedFormula:
 
 E = sp.exp
 _XIE = "Xie et al. (004)"
+_ZHANG = "Zhang et al. (003)"
+_MA = "Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005)"
 _den_mis = E(2 * mu * (1 - eta * e_d)) + E(2 * mu * (1 - eta + eta * e_d)) - 2 * (1 - p_d) * E(2 * mu * (1 - eta))
 _w_ed = (2 * sp.sinh(2 * mu * (1 - eta * e_d)) - 2 * sp.cosh(2 * mu * (1 - eta + eta * e_d))
          + 2 * (1 - p_d) * E(-2 * mu * (1 - eta)))
@@ -79,6 +87,24 @@ PRINTED: tuple[PrintedFormula, ...] = (
     PrintedFormula("bell-diqkd", "loss-dark", "S", 2 * sp.sqrt(2) * eta**2 * (1 - p_d) / _D_bell, f"{_XIE}, Fig. 2 caption"),
     PrintedFormula("bell-diqkd", "loss-dark", "e_zz", sp.Rational(1, 2) * (1 - eta**2 * (1 - 2 * p_d) / _D_bell),
                    f"{_XIE}, Fig. 2 caption"),
+    # Zhang et al. (003): SPS vs WCP, ideal asymptotic model
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "R_WCP", eta / sp.E, f"{_ZHANG}, Eq. (1)"),
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "R_full", -sp.Rational(1, 2) * _g2 * _n**2 * (eta**2 + 1) + _n * eta,
+                   f"{_ZHANG}, Eq. (2), eta > eta_th"),
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "R_att", eta**2 / (2 * _g2 * (eta**2 + 1)),
+                   f"{_ZHANG}, Eq. (2), eta <= eta_th"),
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "eta_th", (1 - sp.sqrt(1 - 4 * (_g2 * _n) ** 2)) / (2 * _g2 * _n),
+                   f"{_ZHANG}, text after Eq. (2)"),
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "n_zero_loss", 1 / sp.E, f"{_ZHANG}, Eq. (3)"),
+    PrintedFormula("bb84-sps", "sps-vs-wcp", "g2_zero_loss", sp.E / 4, f"{_ZHANG}, Eq. (3)"),
+    # Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005): vacuum + weak decoy bounds (e0 = 1/2)
+    PrintedFormula("bb84-wcp-decoy", "vacuum-weak-bounds", "Y1_L",
+                   mu / (mu * _nu - _nu**2) * (Q_NU * E(_nu) - Q_MU * E(mu) * _nu**2 / mu**2
+                                               - (mu**2 - _nu**2) / mu**2 * _Y0), f"{_MA}, Y1 lower bound"),
+    PrintedFormula("bb84-wcp-decoy", "vacuum-weak-bounds", "e1_U",
+                   (EQ_NU * E(_nu) - _Y0 / 2) / (_nu * mu / (mu * _nu - _nu**2)
+                                                 * (Q_NU * E(_nu) - Q_MU * E(mu) * _nu**2 / mu**2
+                                                    - (mu**2 - _nu**2) / mu**2 * _Y0)), f"{_MA}, e1 upper bound"),
 )
 
 
