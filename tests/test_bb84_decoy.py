@@ -235,3 +235,12 @@ def test_tiny_transmittance_is_accurate():
     r = decoy_eval(0.5, 0.1, eta=1e-30, method="infinite", Y0=0.0, e_d=0.0)
     assert r["Q_mu"] == pytest.approx(0.5e-30, rel=1e-14)
     assert r["R"] == pytest.approx(0.5 * 0.5 * math.exp(-0.5) * 1e-30, rel=1e-12)
+
+
+def test_lp_with_a_decoy_next_to_the_signal_is_feasible():
+    """Regression (found by the TNO benchmark): mu = 1.0001 x decoy made the LP infeasible by rounding."""
+    out = decoy_eval(1.0001e-3, L=0, method="lp", decoys=(1e-3,))
+    assert 0 < out["Y_1"] <= 0.045 * (1 + 1e-9) + 1.7e-6 and out["R"] == 0.0
+    c = decoy_curve(np.array([0.0, 50.0]), method="lp", decoys=(1e-3,))
+    inf = decoy_curve(np.array([0.0, 50.0]), method="infinite")
+    assert np.all(c.R > 0) and np.all(c.R <= inf.R * (1 + 1e-9))

@@ -135,7 +135,8 @@ def lp_bounds(intensities: Sequence[float], gains: Sequence[float], error_gains:
 
     def solve(obs: np.ndarray, sign: float) -> float | None:
         A = np.vstack([P, -P]) / 1.0
-        b = np.concatenate([obs, tail - obs]) / scale
+        slack = 1e-10 * obs  # rounding of the observed gains: without it nearly equal intensities are infeasible
+        b = np.concatenate([obs + slack, tail - obs + slack]) / scale
         c = np.zeros(N + 1)
         c[1] = sign
         res = linprog(c, A_ub=A, b_ub=b, bounds=[(0.0, 1.0 / scale)] * (N + 1), method="highs",
