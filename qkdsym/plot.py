@@ -31,13 +31,11 @@ def plot_curves(curves: Sequence["Curve"], path: str | Path, *, labels: Sequence
     ``right`` adds dashed lines ``(label, x, y)`` on a linear second axis (the
     optimal parameters of every curve by default).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the user's backend (e.g. Jupyter inline) is left alone
 
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=150)
+    fig = Figure(figsize=(6.4, 4.4), dpi=150)
+    ax = fig.subplots()
     labels = list(labels) if labels else [c.protocol for c in curves]
     for c, lab in zip(curves, labels):
         R = np.where(c.R > 0, c.R, np.nan)
@@ -68,5 +66,4 @@ def plot_curves(curves: Sequence["Curve"], path: str | Path, *, labels: Sequence
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

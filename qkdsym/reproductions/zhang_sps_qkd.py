@@ -64,10 +64,7 @@ def _db(x: float) -> float:
 def figure1(out: str | Path) -> list[Path]:
     """Fig. 1: for losses 0-30 dB, the smallest <n> (at fixed g2) and largest g2 (at fixed <n>) with which
     an SPS beats eta/e, and the loss-dependent absolute bound on g2; PNG + CSV."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the user's backend (e.g. Jupyter inline) is left alone
 
     out = Path(out)
     loss = np.linspace(0.0, 30.0, 301)
@@ -84,7 +81,8 @@ def figure1(out: str | Path) -> list[Path]:
         w.writerow(list(cols))
         for row in zip(*cols.values()):
             w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=150)
+    fig = Figure(figsize=(9, 3.8), dpi=150)
+    a1, a2 = fig.subplots(1, 2)
     for g in FIG1_G2:
         y = cols[f"n_min_g2_{g:g}"]
         a1.plot(loss, np.where(np.isfinite(y), y, np.nan), label=f"g2 = {g:g}")
@@ -102,7 +100,6 @@ def figure1(out: str | Path) -> list[Path]:
     fig.tight_layout()
     path_png = out / "fig1.png"
     fig.savefig(path_png)
-    plt.close(fig)
     return [path_png, path_csv]
 
 
