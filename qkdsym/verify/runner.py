@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from ..protocols import get_protocol
 from .printed import compare, printed_formulas
 
-__all__ = ["CheckRow", "printed_checks", "qutip_checks", "verify", "QUTIP_POINTS", "RTOL", "ATOL", "agree"]
+__all__ = ["CheckRow", "derived_expressions", "printed_checks", "qutip_checks", "verify", "QUTIP_POINTS", "RTOL", "ATOL", "agree"]
 
 #: Agreement of the closed form with the QuTiP model: |a-b| <= RTOL*max(|a|,|b|) + ATOL.
 RTOL, ATOL = 1e-9, 1e-13
@@ -71,13 +71,19 @@ def agree(a: float, b: float) -> bool:
     return abs(a - b) <= RTOL * max(abs(a), abs(b)) + ATOL
 
 
+def derived_expressions(protocol: str, scenario: str) -> dict:
+    """The derived closed forms of ``protocol`` in ``scenario`` (a heralded scenario or a rate protocol's
+    derivation label)."""
+    p = get_protocol(protocol)
+    return p.derive(scenario).expressions if hasattr(p, "scenarios") else p.derivations()[scenario]
+
+
 def printed_checks(protocol: str) -> list[CheckRow]:
     """Derived vs printed, per printed expression of ``protocol``."""
     p = get_protocol(protocol)
     rows = []
-    derived = (lambda sc: p.derive(sc).expressions) if hasattr(p, "scenarios") else (lambda sc: p.derivations()[sc])
     for f in printed_formulas(protocol):
-        c = compare(derived(f.scenario)[f.observable], f.expr)
+        c = compare(derived_expressions(p.name, f.scenario)[f.observable], f.expr)
         detail = ("simplify(derived - printed) = 0" if c.verdict == "symbolic"
                   else f"max relative difference {c.max_rel_diff:.3g} at {c.points} random 50-digit points")
         rows.append(CheckRow(protocol, "printed", f"{f.scenario}: {f.where}", f.observable, c.verdict, detail, c.agrees))
