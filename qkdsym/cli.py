@@ -80,6 +80,22 @@ def _decoy_options(q: argparse.ArgumentParser) -> None:
     q.add_argument("--q", type=_float, default=None, help="sifting factor (bb84-wcp-decoy, default 1/2)")
 
 
+#: generic options of the photon-statistics / MDI protocols: flag -> keyword of their evaluate/curve functions
+_GENERIC = {"--clock": "F", "--Tc": "T_c", "--sigma": "sigma", "--M": "M", "--V2": "V2", "--delta-f": "delta_f",
+            "--p-mu": "p_mu", "--mu-z": "mu_z", "--mu-y": "mu_y", "--mu-x": "mu_x", "--p-z": "p_z"}
+
+
+def _generic_options(q: argparse.ArgumentParser) -> None:
+    helps = {"--clock": "clock rate in Hz (MDI family)", "--Tc": "maximal pairing interval in s (async-mdi)",
+             "--sigma": "fibre phase-drift rate spread in rad/s (async-mdi)",
+             "--M": "number of phase slices (async-mdi, tf-qkd)", "--V2": "two-photon visibility (async-mdi)",
+             "--delta-f": "laser frequency offset in Hz (async-mdi)", "--p-mu": "signal probability (async-mdi)",
+             "--mu-z": "signal intensity z (mdi-decoy)", "--mu-y": "decoy y (mdi-decoy)",
+             "--mu-x": "decoy x (mdi-decoy)", "--p-z": "signal probability (mdi-decoy)"}
+    for flag, dest in _GENERIC.items():
+        q.add_argument(flag, type=_float, default=None, dest=dest, help=helps[flag])
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="qkdsym", description="Derive, verify and evaluate QKD formulas from optics.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -111,6 +127,7 @@ def _parser() -> _Parser:
     e.add_argument("--n", type=_float, default=None, dest="n_mean", help="mean photon number <n> (bb84-sps)")
     e.add_argument("--g2", type=_float, default=None, help="g2(0) of the single-photon source (bb84-sps)")
     _decoy_options(e)
+    _generic_options(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     def sweep_options(q: argparse.ArgumentParser) -> None:
@@ -127,6 +144,11 @@ def _parser() -> _Parser:
         q.add_argument("--json", action="store_true", help="print JSON")
         q.add_argument("--quiet", action="store_true", help="no progress bar")
         _decoy_options(q)
+        q.add_argument("--N", type=_float, default=None, dest="N",
+                       help="bb84-wcp-decoy: finite key with N pulses sent (Lim et al. 2014, three intensities)")
+        q.add_argument("--eps-sec", type=_float, default=None, help="secrecy parameter with --N (default 1e-10)")
+        q.add_argument("--eps-cor", type=_float, default=None, help="correctness parameter with --N (default 1e-15)")
+        _generic_options(q)
 
     cu = sub.add_parser("curve", help="optimised key rate versus distance, with the PLOB bound")
     cu.add_argument("protocol")
@@ -232,10 +254,52 @@ def _eval_decoy(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMMON = {"--beta": "beta", "--eta-d": "eta_d", "--pd": "p_d", "--ed": "e_d", "--f": "f", "--Y0": "Y0",
+           "--q": "q", "--mu": "mu", "--nu": "nu", "--L": "L", "--eta": "eta", "--N": "N", "--g2": "g2",
+           "--n": "n_mean", "--decoy": "decoy", "--eps-sec": "eps_sec", "--eps-cor": "eps_cor"}
+
+
+def _generic_kwargs(args: argparse.Namespace, accepted: Sequence[str], protocol: str,
+                    skip: Sequence[str] = ()) -> dict[str, float]:
+    """The options the user gave, by keyword; a flag the protocol does not take is a one-line error."""
+    dests = {"beta": "beta", "eta_d": "eta_d", "p_d": "pd", "e_d": "ed", "f": "f", "Y0": "Y0", "q": "q", "mu": "mu",
+             "nu": "nu", "L": "L", "eta": "eta", "N": "N", "g2": "g2", "n_mean": "n_mean", "decoy": "decoy",
+             "eps_sec": "eps_sec", "eps_cor": "eps_cor", **{v: v for v in _GENERIC.values()}}
+    flags = {**{v: k for k, v in _COMMON.items()}, **{v: k for k, v in _GENERIC.items()}}
+    out: dict[str, float] = {}
+    for kw, dest in dests.items():
+        value = getattr(args, dest, None)
+        if value is None or kw in skip:
+            continue
+        if kw not in accepted:
+            raise UsageError(f"{protocol} takes no {flags[kw]}")
+        out[kw] = int(value) if kw == "M" else value
+    return out
+
+
+def _rate_protocol_curve(proto: object, args: argparse.Namespace) -> object:
+    import inspect
+
+    accepted = [k for k in inspect.signature(proto.curve).parameters if k != "distances"]
+    return proto.curve(args.distance, **_generic_kwargs(args, accepted, proto.name))
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .protocols import get_protocol
 
     proto = get_protocol(args.protocol)
+    if proto.name not in _ALLOWED:  # the MDI family: every option is a keyword of its evaluate function
+        out = proto.evaluate(**_generic_kwargs(args, proto.parameters, proto.name))
+        if args.json:
+            print(json.dumps({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in out.items()}))
+        else:
+            print(f"{proto.name}:")
+            for k, v in out.items():
+                print(f"  {k:16s} = {v:.12g}" if isinstance(v, (int, float)) else f"  {k:16s} = {v}")
+        return 0
+    for dest in _GENERIC.values():
+        if getattr(args, dest, None) is not None:
+            raise UsageError(f"{proto.name} takes no {[k for k, v in _GENERIC.items() if v == dest][0]}")
     _refuse_foreign_flags(args, proto.name)
     if proto.name == "bb84-sps":
         return _eval_sps(args)
@@ -374,29 +438,55 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     from .curves import DEFAULTS
 
     proto = get_protocol(args.protocol)
+    if proto.name not in _ALLOWED:
+        if args.scenario is not None:
+            raise UsageError(f"{proto.name} has no scenarios")
+        curve = _rate_protocol_curve(proto, args)
+        return _print_curve(curve, args, proto.name)
+    for dest in _GENERIC.values():
+        if getattr(args, dest, None) is not None:
+            raise UsageError(f"{proto.name} takes no {[k for k, v in _GENERIC.items() if v == dest][0]}")
     _refuse_foreign_flags(args, proto.name)
     if proto.name == "bb84-sps":
         raise UsageError("bb84-sps has no distance model; use qkdsym eval bb84-sps --n ... --g2 ... --eta ...")
+    if proto.name != "bb84-wcp-decoy" and any(getattr(args, k) is not None for k in ("N", "eps_sec", "eps_cor")):
+        raise UsageError(f"{proto.name} takes no --N / --eps-sec / --eps-cor (finite key: bb84-wcp-decoy)")
     if proto.name == "bb84-wcp-decoy":
         from .protocols.bb84_decoy import decoy_curve
 
         if args.scenario is not None:
             raise UsageError("bb84-wcp-decoy has no scenarios; choose the estimator with --decoy")
-        curve = decoy_curve(args.distance, args.decoy or "vacuum-weak", **_decoy_settings(args))
+        if args.N is not None:
+            from .keyrate.finite_key import finite_key_curve
+
+            if args.decoy is not None or args.q is not None:
+                raise UsageError("--N uses Lim et al.'s three-intensity finite-key protocol: no --decoy or --q")
+            extra = {k: v for k, v in (("eps_sec", args.eps_sec), ("eps_cor", args.eps_cor)) if v is not None}
+            curve = finite_key_curve(args.distance, args.N, **_decoy_settings(args), **extra)
+        else:
+            if args.eps_sec is not None or args.eps_cor is not None:
+                raise UsageError("--eps-sec and --eps-cor go with --N")
+            curve = decoy_curve(args.distance, args.decoy or "vacuum-weak", **_decoy_settings(args))
     else:
         curve = sweep(proto.name, args.distance, beta=DEFAULTS["beta"] if args.beta is None else args.beta,
                       eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d, scenario=args.scenario,
                       progress=not args.quiet, **_sweep_fixed(args, proto.name))
+    return _print_curve(curve, args, proto.name)
+
+
+def _print_curve(curve: object, args: argparse.Namespace, name: str) -> int:
     if args.csv:
         curve.write_csv(args.csv)
     if args.plot:
-        curve.plot(args.plot, title=f"{proto.name}: " + ", ".join(f"{k}={v:g}" for k, v in curve.settings.items()))
+        curve.plot(args.plot, title=f"{name}: " + ", ".join(f"{k}={v:g}" for k, v in curve.settings.items()
+                                                             if isinstance(v, (int, float))))
     if args.json:
         print(json.dumps(curve.to_dict()))
         return 0
     cols = curve.columns()
     names = ["distance_km", "R", "PLOB", *[k for k in cols if k.endswith("_opt")]]
-    print(f"# {proto.name} [{curve.scenario}] " + " ".join(f"{k}={v:g}" for k, v in curve.settings.items()))
+    print(f"# {name} [{curve.scenario}] " + " ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                                 for k, v in curve.settings.items()))
     print(" ".join(f"{n:>14s}" for n in names))
     for i in range(len(curve.distance_km)):
         print(" ".join(f"{cols[n][i]:14.6g}" if cols[n][i] == cols[n][i] else f"{'-':>14s}" for n in names))
@@ -411,10 +501,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .protocols import PROTOCOLS
 
     names = [get_protocol(p).name for p in args.protocols]
-    for n in names:
-        if n not in PROTOCOLS:
-            raise UsageError(f"compare takes midpoint-station protocols ({', '.join(sorted(PROTOCOLS))}); "
-                             f"{n} is not one (use qkdsym curve {n})")
+    if len(set(names)) < 2:
+        raise UsageError("compare needs at least two different protocols")
+    if not all(n in PROTOCOLS for n in names):
+        return _compare_rate_protocols(names, args)
     for dest in ("decoy", "f", "Y0", "q"):
         if getattr(args, dest) is not None:
             raise UsageError(f"compare takes no {_FLAGS[dest]}")
@@ -449,6 +539,55 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         key = [k for k in r if k.startswith("ratio_to_")][0]
         ratio = f"{r[key]:.4g}" if r[key] is not None else "undefined (zero rate)"
         print(f"at {r['distance_km']:g} km: {rates}; ratio {names[0]}/{key[9:]} = {ratio}")
+    return 0
+
+
+def _compare_rate_protocols(names: list[str], args: argparse.Namespace) -> int:
+    import inspect
+
+    from .curves import compare_curves
+    from .protocols import get_protocol
+
+    from .curves import sweep
+    from .protocols import PROTOCOLS
+
+    if "bb84-wcp-decoy" in names:
+        raise UsageError("bb84-wcp-decoy is point to point; compare takes midpoint-station protocols")
+    fns = {}
+    for n in names:
+        proto = get_protocol(n)
+        if n in PROTOCOLS:  # heralded: the optimised sweep with the given settings
+            fixed = {k: v for k, v in (("p_d", args.pd), ("e_d", args.ed)) if v is not None and k in proto.parameters}
+            kw = {k: v for k, v in (("beta", args.beta), ("eta_d", args.eta_d)) if v is not None}
+            fns[n] = (lambda L, n=n, kw=kw, fixed=fixed: sweep(n, L, progress=False, **kw, **fixed))
+            continue
+        if getattr(proto, "curve", None) is None:
+            raise UsageError(f"compare takes protocols with a midpoint-station distance model; {n} has none "
+                             f"(use qkdsym eval {n})")
+        sig = inspect.signature(proto.curve).parameters
+        kw = {k: v for k, v in _generic_kwargs(args, list(sig) + list(_GENERIC.values()) + list(_COMMON.values()),
+                                                 n).items() if k in sig}
+        fns[n] = (lambda L, proto=proto, kw=kw: proto.curve(L, **kw))
+    res = compare_curves(fns, args.distance, at=args.at or [])
+    curves = res.pop("curves")
+    if args.plot:
+        from .plot import plot_curves
+
+        plot_curves(list(curves.values()), args.plot, bounds=("PLOB",), right=[])
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    for n, d in res["max_distance_km"].items():
+        print(f"max distance {n:12s}: " + (f"{d:.3f} km" if d is not None else
+                                            f"beyond {res['distance_km'][1]:g} km (the range swept)"))
+    for n, c in res["plob_crossings_km"].items():
+        print(f"{n} crosses PLOB/SKC0: " + (", ".join(f"{x:.3f} km" for x in c["PLOB"]) or "never in range"))
+    for c in res["crossings"]:
+        a, b = c["protocols"]
+        print(f"{a} and {b} cross at {c['distance_km']:.3f} km ({c['above_after']} above beyond)")
+    for r in res["ratios"]:
+        print(f"at {r['distance_km']:g} km: " + ", ".join(
+            f"{k} {v:.4g} ({r['ratio_to_PLOB'][k]:.3g} x SKC0)" for k, v in r["R"].items()))
     return 0
 
 

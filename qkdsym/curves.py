@@ -46,7 +46,7 @@ from .optimize import Bound, maximize
 from .progress import Progress
 from .symbols import validate
 
-__all__ = ["Curve", "sweep", "compare", "RateProblem", "DEFAULTS"]
+__all__ = ["Curve", "sweep", "compare", "compare_curves", "RateProblem", "DEFAULTS"]
 
 #: default experimental settings (those of Xie et al., Fig. 2)
 DEFAULTS: dict[str, float] = {"beta": 0.2, "eta_d": 0.8, "p_d": 1e-7, "e_d": 0.0}
@@ -280,4 +280,69 @@ def compare(protocols: Sequence[str], distance_km: Any, *, at: Sequence[float] =
                                  "ratio_to_" + names[-1]: (first / rates[names[-1]]) if rates[names[-1]] > 0
                                  else None})
     result["curves"] = {n: c for n, c in curves.items()}
+    return result
+
+
+def _bisect_edge(has_key: Any, a: float, b: float, tol: float = 1e-6) -> float:
+    """The distance in ``[a, b]`` where ``has_key`` turns from True (at a) to False (at b), to ``tol`` km."""
+    while b - a > tol:
+        m = 0.5 * (a + b)
+        a, b = (m, b) if has_key(m) else (a, m)
+    return 0.5 * (a + b)
+
+
+def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequence[float] = ()) -> dict[str, Any]:
+    """:func:`compare` for any protocols given as ``name -> f(distances) -> Curve`` (e.g. the MDI family).
+
+    Crossings with each other and with the fibre's PLOB/SKC0 bound use Brent's
+    method on the log-ratio of the optimised rates (each evaluation re-optimises
+    at that distance); a maximum distance is where the optimised rate stops being
+    positive, found by bisection to 1e-6 km.
+    """
+    L = _distances(distance_km)
+    curves = {n: f(L) for n, f in curves_of.items()}
+
+    def rate(n: str) -> Any:
+        return lambda x: float(curves_of[n](np.array([float(x)])).R[0])
+
+    result: dict[str, Any] = {"distance_km": [float(L[0]), float(L[-1])], "max_distance_km": {},
+                              "plob_crossings_km": {}, "crossings": [], "ratios": []}
+    for n, c in curves.items():
+        pos = np.nonzero(c.R > 0)[0]
+        if c.R[-1] > 0:
+            result["max_distance_km"][n] = None
+        elif pos.size == 0:
+            result["max_distance_km"][n] = 0.0
+        else:
+            i = int(pos[-1])
+            result["max_distance_km"][n] = _bisect_edge(lambda x, n=n: rate(n)(x) > 0, float(L[i]), float(L[i + 1]))
+        ratio = np.log(np.where(c.R > 0, c.R, np.nan)) - np.log(c.PLOB)
+
+        def g(x: float, n: str = n) -> float:
+            r = rate(n)(x)
+            return math.log(r) - math.log(float(plob(point_to_point_eta(x, c.settings.get("beta", 0.2))))) \
+                if r > 0 else float("nan")
+        result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(L, ratio)]}
+    names = list(curves)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ratio = np.log(np.where(curves[a].R > 0, curves[a].R, np.nan)) - np.log(
+                np.where(curves[b].R > 0, curves[b].R, np.nan))
+
+            def h(x: float, a: str = a, b: str = b) -> float:
+                ra, rb = rate(a)(x), rate(b)(x)
+                return math.log(ra) - math.log(rb) if ra > 0 and rb > 0 else float("nan")
+            for lo, hi in _brackets(L, ratio):
+                x = _root(h, lo, hi)
+                above = a if rate(a)(min(hi, x + 1e-3)) > rate(b)(min(hi, x + 1e-3)) else b
+                result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
+    for x in at:
+        validate("L", float(x))
+        rates = {n: rate(n)(float(x)) for n in names}
+        last = rates[names[-1]]
+        result["ratios"].append({"distance_km": float(x), "R": rates,
+                                 "ratio_to_" + names[-1]: rates[names[0]] / last if last > 0 else None,
+                                 "ratio_to_PLOB": {n: r / float(plob(point_to_point_eta(
+                                     float(x), curves[n].settings.get("beta", 0.2)))) for n, r in rates.items()}})
+    result["curves"] = curves
     return result

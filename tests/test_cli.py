@@ -22,7 +22,7 @@ def test_list_names_every_protocol(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["bb84-sps", "bb84-wcp-decoy", "bell-diqkd", "ecs-diqkd"]
+    assert names == ["async-mdi", "bb84-sps", "bb84-wcp-decoy", "bell-diqkd", "ecs-diqkd", "mdi-decoy", "tf-qkd"]
 
 
 def test_eval_json_contract(capsys):
@@ -78,7 +78,19 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["curve", "bb84-sps"], "no distance model"),
     (["curve", "bb84-wcp-decoy", "--decoy", "magic"], "invalid choice"),
     (["curve", "bb84-wcp-decoy", "--Y0", "2"], "'Y0'"),
-    (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "midpoint-station"),
+    (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "point to point"),
+    (["compare", "ecs-diqkd", "bb84-sps"], "distance model"),
+    (["compare", "async-mdi", "bb84-sps"], "distance model"),
+    (["curve", "async-mdi", "--Y0", "1e-6"], "takes no --Y0"),
+    (["curve", "async-mdi", "--Tc", "0"], "T_c"),
+    (["curve", "async-mdi", "--clock", "-1"], "F"),
+    (["curve", "tf-qkd", "--M", "1"], "M"),
+    (["eval", "tf-qkd", "--mu", "0.1", "--L", "100", "--Tc", "1e-6"], "takes no --Tc"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.1", "--clock", "1e9"], "takes no --clock"),
+    (["curve", "bb84-wcp-decoy", "--N", "0"], "'N'"),
+    (["curve", "bb84-wcp-decoy", "--N", "1e10", "--decoy", "lp"], "no --decoy"),
+    (["curve", "bb84-wcp-decoy", "--eps-sec", "1e-9"], "go with --N"),
+    (["curve", "ecs-diqkd", "--N", "1e10"], "takes no --N"),
     (["derive", "bb84-sps", "--scenario", "nope"], "no derivation"),
     (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
     (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),
@@ -212,3 +224,35 @@ def test_verify_rate_protocols_against_printed_formulas(capsys):
     code, out, _ = run(capsys, "verify", "bb84-wcp-decoy", "--json")
     rows = json.loads(out)
     assert code == 0 and {r["observable"] for r in rows} == {"Y1_L", "e1_U"} and all(r["ok"] for r in rows)
+
+
+def test_finite_key_curve_is_below_the_asymptotic_one(capsys):
+    code, out, _ = run(capsys, "curve", "bb84-wcp-decoy", "--N", "1e10", "--distance", "0,50", "--json")
+    assert code == 0
+    fk = json.loads(out)
+    code, out, _ = run(capsys, "curve", "bb84-wcp-decoy", "--decoy", "infinite", "--q", "1", "--distance", "0,50",
+                       "--json")
+    inf = json.loads(out)
+    assert all(0 < a < b for a, b in zip(fk["R"], inf["R"]))
+
+
+def test_mdi_family_compare_json(capsys):
+    code, out, _ = run(capsys, "compare", "async-mdi", "tf-qkd", "--distance", "0:600:50", "--at", "508.16",
+                       "--json")
+    assert code == 0
+    d = json.loads(out)
+    (x_async,) = d["plob_crossings_km"]["async-mdi"]["PLOB"]
+    (x_tf,) = d["plob_crossings_km"]["tf-qkd"]["PLOB"]
+    assert 250 < x_async < x_tf < 400  # both beat SKC0 in the 300-500 km band; async-mdi from shorter distances
+    r = d["ratios"][0]
+    assert r["ratio_to_PLOB"]["async-mdi"] > 1 and r["ratio_to_PLOB"]["tf-qkd"] > 1
+    assert r["R"]["async-mdi"] > r["R"]["tf-qkd"]
+
+
+def test_mdi_family_eval_and_curve(capsys):
+    code, out, _ = run(capsys, "eval", "async-mdi", "--mu", "0.4", "--p-mu", "0.3", "--L", "508.16", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["R_bps"] == pytest.approx(d["R"] * 1e9, rel=1e-12) and 0 < d["E_x"] < 0.5
+    code, out, _ = run(capsys, "curve", "tf-qkd", "--distance", "0:600:100", "--M", "8", "--json")
+    assert code == 0 and len(json.loads(out)["R"]) == 7

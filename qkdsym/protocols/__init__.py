@@ -3,8 +3,8 @@
 >>> from qkdsym.protocols import PROTOCOLS
 >>> sorted(PROTOCOLS)
 ['bell-diqkd', 'ecs-diqkd']
->>> sorted(RATE_PROTOCOLS)
-['bb84-sps', 'bb84-wcp-decoy']
+>>> {'async-mdi', 'bb84-sps', 'bb84-wcp-decoy', 'mdi-decoy', 'tf-qkd'} <= set(RATE_PROTOCOLS)
+True
 
 ``PROTOCOLS`` holds the heralded DIQKD protocols (derive/compile/verify);
 ``RATE_PROTOCOLS`` the photon-statistics protocols (:class:`RateProtocol`:
@@ -20,12 +20,17 @@ from .bb84_sps import PROTOCOL as BB84_SPS
 from .bell_diqkd import PROTOCOL as BELL_DIQKD
 from .ecs_diqkd import PROTOCOL as ECS_DIQKD
 from .rate_protocol import RateProtocol
+from .async_mdi import PROTOCOL as ASYNC_MDI
+from .tf_qkd import PROTOCOL as TF_QKD
+from .mdi_decoy import PROTOCOL as MDI_DECOY
 
 __all__ = ["PROTOCOLS", "RATE_PROTOCOLS", "get_protocol", "Derivation", "HeraldedProtocol", "RateProtocol",
            "Scenario"]
 
 PROTOCOLS: dict[str, HeraldedProtocol] = {p.name: p for p in (ECS_DIQKD, BELL_DIQKD)}
 RATE_PROTOCOLS: dict[str, RateProtocol] = {p.name: p for p in (BB84_WCP_DECOY, BB84_SPS)}
+RATE_PROTOCOLS.update({p.name: p for p in (ASYNC_MDI, TF_QKD)})
+RATE_PROTOCOLS[MDI_DECOY.name] = MDI_DECOY
 
 
 def get_protocol(name: str) -> HeraldedProtocol | RateProtocol:

@@ -33,6 +33,8 @@ from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU
 from ..symbols import e_d, eta, mu, p_d, symbol
 
 _n, _g2, _Y0, _nu = symbol("n_mean"), symbol("g2"), symbol("Y0"), symbol("nu")
+_V2, _sig, _dfr, _dt = symbol("V2"), symbol("sigma"), symbol("delta_f"), symbol("dt")
+_mua, _mub = symbol("mu_a"), symbol("mu_b")
 
 __all__ = ["PrintedFormula", "PRINTED", "printed_formulas", "Comparison", "compare", "DOMAIN"]
 
@@ -40,7 +42,9 @@ __all__ = ["PrintedFormula", "PRINTED", "printed_formulas", "Comparison", "compa
 DOMAIN: dict[sp.Symbol, tuple[float, float]] = {
     mu: (0.05, 1.0), eta: (0.005, 1.0), p_d: (0.0, 0.1), e_d: (0.0, 0.3),
     _n: (0.05, 1.0), _g2: (0.001, 0.4), _Y0: (0.0, 1e-3), _nu: (0.01, 0.04),
-    Q_MU: (0.01, 0.5), Q_NU: (1e-3, 0.05), EQ_NU: (1e-5, 1e-3)}
+    Q_MU: (0.01, 0.5), Q_NU: (1e-3, 0.05), EQ_NU: (1e-5, 1e-3),
+    _V2: (0.3, 0.5), _sig: (0.0, 1e4), _dfr: (-5e3, 5e3), _dt: (0.0, 1e-3),
+    _mua: (0.05, 1.0), _mub: (0.05, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,16 @@ _w_ed = (2 * sp.sinh(2 * mu * (1 - eta * e_d)) - 2 * sp.cosh(2 * mu * (1 - eta +
          + 2 * (1 - p_d) * E(-2 * mu * (1 - eta)))
 _den_ld = E(2 * mu) - (1 - 2 * p_d) * E(2 * mu * (1 - eta))
 _D_bell = 8 * eta * (1 - 2 * p_d) * p_d + 8 * p_d**2 + eta**2 * (1 - 6 * p_d + 8 * p_d**2)
+
+_MR = "Ma & Razavi, PRA 86, 062319 (2012)"
+_MDI_MU = eta * (_mua + _mub)
+_MDI_X = eta * sp.sqrt(_mua * _mub) / 2
+_MDI_Y = (1 - p_d) * E(-_MDI_MU / 4)
+_MDI_QC = (2 * (1 - p_d) ** 2 * E(-_MDI_MU / 2) * (1 - (1 - p_d) * E(-eta * _mua / 2))
+           * (1 - (1 - p_d) * E(-eta * _mub / 2)))
+_MDI_QE = 2 * p_d * (1 - p_d) ** 2 * E(-_MDI_MU / 2) * (sp.besseli(0, 2 * _MDI_X) - (1 - p_d) * E(-_MDI_MU / 2))
+_MDI_QX = 2 * _MDI_Y**2 * (1 + 2 * _MDI_Y**2 - 4 * _MDI_Y * sp.besseli(0, _MDI_X) + sp.besseli(0, 2 * _MDI_X))
+_MDI_Y11 = (1 - p_d) ** 2 * (eta**2 / 2 + (4 * eta - 3 * eta**2) * p_d + 4 * (1 - eta) ** 2 * p_d**2)
 
 PRINTED: tuple[PrintedFormula, ...] = (
     PrintedFormula("ecs-diqkd", "ideal", "Q_zz", 1 - E(-2 * mu), f"{_XIE}, text after Eq. (4)"),
@@ -105,6 +119,25 @@ PRINTED: tuple[PrintedFormula, ...] = (
                    (EQ_NU * E(_nu) - _Y0 / 2) / (_nu * mu / (mu * _nu - _nu**2)
                                                  * (Q_NU * E(_nu) - Q_MU * E(mu) * _nu**2 / mu**2
                                                     - (mu**2 - _nu**2) / mu**2 * _Y0)), f"{_MA}, e1 upper bound"),
+    # Zhou et al., PRL 130, 250801 (2023): X-basis QBER of asynchronous two-photon interference
+    PrintedFormula("async-mdi", "x-basis-qber", "E_x",
+                   (1 - _V2) / 2 + _V2 / 2 * (1 - E(-_sig**2 * _dt**2 / 2) * sp.cos(2 * sp.pi * _dfr * _dt)),
+                   "Zhou et al., PRL 130, 250801 (2023), Eq. (2)"),
+    # MDI-QKD, WCPs, symmetric channels eta_a = eta_b = eta, psi- and psi+ (four detectors), e0 = 1/2:
+    # Ma & Razavi, PRA 86, 062319 (2012), App. A-B (Q_rect, Q_diag, Y11, e11), the symmetric case of
+    # Xu, Curty, Qi, Lo, NJP 15, 113007 (2013), App. B.  mu' = eta (mu_a + mu_b), x = eta sqrt(mu_a mu_b)/2,
+    # y = (1 - p_d) e^{-mu'/4}.
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "Q_Z", _MDI_QC + _MDI_QE, f"{_MR}, Q_rect = Q_C + Q_E"),
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "EQ_Z", e_d * _MDI_QC + (1 - e_d) * _MDI_QE,
+                   f"{_MR}, E_rect Q_rect = e_d Q_C + (1 - e_d) Q_E"),
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "Q_X", _MDI_QX, f"{_MR}, Q_diag"),
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "EQ_X",
+                   _MDI_QX / 2 - 2 * (sp.Rational(1, 2) - e_d) * _MDI_Y**2 * (sp.besseli(0, 2 * _MDI_X) - 1),
+                   f"{_MR}, E_diag Q_diag = e0 Q_diag - 2 (e0 - e_d) y^2 [I0(2x) - 1]"),
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "Y11", _MDI_Y11, f"{_MR}, Eq. (A9), eta_a = eta_b"),
+    PrintedFormula("mdi-decoy", "polarisation-psi-pm", "e11",
+                   (_MDI_Y11 / 2 - (sp.Rational(1, 2) - e_d) * (1 - p_d) ** 2 * eta**2 / 2) / _MDI_Y11,
+                   f"{_MR}, Eq. (A11): e11 Y11 = e0 Y11 - (e0 - e_d)(1 - p_d)^2 eta_a eta_b/2"),
 )
 
 

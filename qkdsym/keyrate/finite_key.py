@@ -1,0 +1,518 @@
+"""Finite-key decoy-state BB84 (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307, 2014).
+
+Protocol (Lim et al., Sec. II): Alice sends ``N`` phase-randomised weak
+coherent pulses; each pulse has intensity ``k`` in ``{mu1, mu2, mu3}``
+(``mu1 > mu2 + mu3``, ``mu2 > mu3 >= 0``: signal, decoy, "vacuum-ish") with
+probability ``p_k`` and is prepared in basis X with probability ``q_X`` (Z
+with ``q_Z = 1 - q_X``); Bob measures in X with the same probability ``q_X``.
+The key is distilled from the X basis only (events of all three
+intensities); the Z basis estimates the phase error.
+
+Expected observations
+---------------------
+They come from the SAME channel model as :mod:`qkdsym.protocols.bb84_decoy`
+(point to point, ``eta = eta_d 10^(-beta L/10)``), whose Poisson gain
+``Q_k = 1 - (1 - Y0) e^{-eta k}`` and error gain ``E_k Q_k = Y0/2 + e_d (Q_k - Y0)``
+are derived symbolically in :mod:`qkdsym.optics.sources` and evaluated here
+through ``bb84_decoy.compiled("infinite").observables`` (not retyped):
+
+    n_{X,k} = N p_k q_X^2 Q_k,   n_{Z,k} = N p_k q_Z^2 Q_k,   m_{B,k} = N p_k q_B^2 E_k Q_k,
+
+``n_B = sum_k n_{B,k}``, ``m_B = sum_k m_{B,k}``; the simulated observations
+are these expectations (no sampling noise), the usual convention of key-rate
+simulations, Lim et al.'s included.
+
+Estimators (numbered as in the main text of Lim et al.)
+-------------------------------------------------------
+* Hoeffding (text above Eq. (2)): ``n^{+-}_{B,k} = (e^k / p_k) [n_{B,k} +- delta(n_B, eps1)]``,
+  ``delta(n, eps) = sqrt(n/2 ln(1/eps))`` (natural log), ``eps1 = eps_sec/21``;
+  likewise ``m^{+-}_{B,k}`` with ``delta(m_B, eps1)``.
+* ``tau_n = sum_k p_k e^{-k} k^n / n!``.
+* Eq. (2), vacuum events:
+  ``s_{B,0} >= tau_0 (mu2 n^-_{B,mu3} - mu3 n^+_{B,mu2}) / (mu2 - mu3)``.
+* Eq. (3), single-photon events:
+  ``s_{B,1} >= tau_1 mu1 [n^-_{B,mu2} - n^+_{B,mu3} - (mu2^2 - mu3^2)/mu1^2 (n^+_{B,mu1} - s_{B,0}/tau_0)]
+  / [mu1 (mu2 - mu3) - mu2^2 + mu3^2]``; the denominator is
+  ``(mu2 - mu3)(mu1 - mu2 - mu3)``, hence the condition ``mu1 > mu2 + mu3``.
+* Eq. (4), single-photon errors in Z: ``v_{Z,1} <= tau_1 (m^+_{Z,mu2} - m^-_{Z,mu3}) / (mu2 - mu3)``.
+* Eq. (5), phase error of the single-photon X events (random sampling without
+  replacement): ``phi_X <= v_{Z,1}/s_{Z,1} + gamma(eps_sec, v_{Z,1}/s_{Z,1}, s_{Z,1}, s_{X,1})``,
+
+      gamma(a, b, c, d) = sqrt( (c + d)(1 - b) b / (c d ln 2) * log2( (c + d)/(c d (1 - b) b) * 21^2/a^2 ) ).
+
+* Eq. (1), key length:
+  ``l = s_{X,0} + s_{X,1} (1 - h(phi_X)) - lambda_EC - 6 log2(21/eps_sec) - log2(2/eps_cor)``,
+  ``lambda_EC = f n_X h(E_X)``, ``E_X = m_X / n_X``.
+
+Key rate ``R = max(l, 0) / N`` bits per pulse sent.
+
+Choices made here (not fixed by the paper's formulas)
+-----------------------------------------------------
+* logarithms: ``ln`` in ``delta``; ``ln 2`` in gamma's prefactor and ``log2`` in
+  its argument exactly as printed; ``log2`` in ``h`` and in the two constant
+  terms of Eq. (1);
+* the eps allocation is Lim et al.'s: every Hoeffding bound uses
+  ``eps_sec/21`` (inside ``delta``), gamma uses ``a = eps_sec`` with the
+  ``21^2/a^2`` inside, giving the ``6 log2(21/eps_sec)`` of Eq. (1); the
+  Hoeffding deviation is that of the *total* count of the basis (``n_B`` or
+  ``m_B``), not of ``n_{B,k}``;
+* clamping (each keeps a valid bound, none loosens one): ``s_{B,0}``,
+  ``s_{B,1}``, ``v_{Z,1}`` at 0 from below; ``s_{B,0}`` enters Eq. (3) after
+  clamping; ``phi_X`` at 1/2 from above (``phi_X = 1/2`` where ``s_{Z,1}`` or
+  ``s_{X,1}`` is 0); gamma's ``log2`` at 0 from below (its argument drops
+  below 1 only for astronomically large blocks, where gamma -> 0 anyway);
+  ``l`` is not rounded down to an integer;
+* ``E_X`` of all intensities (key from all intensities, as in Lim et al.);
+  the X and Z channels are identical, so ``E_Z = E_X``;
+* ``credit_vacuum=True`` (default) counts ``s_{X,0}`` as Eq. (1) does;
+  ``False`` drops it (the GLLP/Ma et al. convention of ``bb84_decoy``).
+
+Asymptotic limit
+----------------
+:func:`asymptotic_eval` is the SAME estimator with the deviations, gamma and
+the constant terms removed (``N -> inf``); everything scales with ``N``, so
+``R = q_X^2 [s_0 + s_1 (1 - h(e_1)) - f Qbar h(E_X)]`` per pulse with
+``Qbar = sum_k p_k Q_k`` and yields ``e^k Q_k`` in place of ``n^{+-}/(N p_k q^2)``.
+``q_X = 1`` (default there) is allowed asymptotically: the Z basis still
+collects infinitely many events.  With ``mu3 = 0`` its single-photon bounds
+are the vacuum + weak bounds of :func:`qkdsym.keyrate.decoy.vacuum_weak_bounds`
+(Ma et al. 2005) *exactly*: Eq. (3) with ``mu3 = 0`` is their ``Y_1^L`` times
+``tau_1``, Eq. (4) their ``e_1^U Y_1^L`` times ``tau_1``.  With
+``p = (1, 0, 0)``, ``q_X = 1`` and ``credit_vacuum=False`` the rate is that of
+``decoy_eval(mu1, mu2, method="vacuum-weak", q=1)``; ``credit_vacuum=True`` adds
+``e^{-mu1} Y0`` (tested).
+
+Example
+-------
+>>> from qkdsym.keyrate.finite_key import finite_key_eval, asymptotic_eval, finite_key_curve
+>>> r = finite_key_eval(0.5, 0.1, 0.0, N=1e12, L=50.0, p=(0.8, 0.1, 0.1), q_X=0.9)
+>>> a = asymptotic_eval(0.5, 0.1, 0.0, L=50.0, p=(0.8, 0.1, 0.1), q_X=0.9)
+>>> f"{r['R']:.4e}", f"{a['R']:.4e}", round(r['phi_X'], 4), round(a['e1_U'], 4)
+('2.0405e-04', '2.8278e-04', 0.0588, 0.0378)
+>>> c = finite_key_curve([0.0, 50.0, 100.0], N=1e10)  # GYS channel, mu1, mu2, p, q_X optimised
+>>> [f"{x:.3e}" for x in c.R], [round(float(q), 2) for q in c.optimal["q_X"]]
+(['2.088e-03', '1.131e-04', '1.607e-06'], [0.89, 0.83, 0.66])
+>>> finite_key_eval(0.5, 0.1, 0.0, N=1e5, L=100.0)["R"]
+0.0
+>>> finite_key_eval(0.5, 0.1, 0.0, N=-1, L=10.0)
+Traceback (most recent call last):
+...
+ValueError: parameter 'N' (block size (pulses sent)) = -1.0 is outside the allowed range (0, inf)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..channel import point_to_point_eta
+from ..compile.runtime import h2
+from ..curves import Curve
+from ..optimize import Bound, maximize
+from ..protocols.bb84_decoy import DEFAULTS as _DECOY_DEFAULTS
+from ..protocols.bb84_decoy import compiled as _decoy_compiled
+from ..symbols import validate
+from .bounds import plob
+
+__all__ = ["DEFAULTS", "P_DEFAULT", "Q_X_DEFAULT", "MU3_DEFAULT", "SEARCH", "gamma", "hoeffding_delta",
+           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve"]
+
+#: channel and post-processing settings: GYS (as bb84_decoy, without its sifting q) and Lim et al.'s eps
+DEFAULTS: dict[str, float] = {**{k: v for k, v in _DECOY_DEFAULTS.items() if k != "q"},
+                              "eps_sec": 1e-10, "eps_cor": 1e-15}
+#: intensity probabilities (p_mu1, p_mu2, p_mu3) and key-basis probability of the point evaluators
+P_DEFAULT: tuple[float, float, float] = (0.8, 0.1, 0.1)
+Q_X_DEFAULT = 0.9
+#: the third intensity of the curves: a true vacuum
+MU3_DEFAULT = 0.0
+#: search domain of the curves: mu1; s in mu2 = mu3 + s (mu1 - 2 mu3); p1; r in p2 = r (1 - p1); q_Z = 1 - q_X
+SEARCH: dict[str, Bound] = {"mu1": Bound(1e-3, 1.5), "s": Bound(1e-3, 0.95), "p1": Bound(0.05, 0.99, log=False),
+                            "r": Bound(0.05, 0.95, log=False), "q_Z": Bound(1e-5, 0.5)}
+_LN2 = math.log(2.0)
+
+
+# --------------------------------------------------------------------------------------------- formulas
+def hoeffding_delta(n: Any, eps: Any) -> Any:
+    """``delta(n, eps) = sqrt(n/2 ln(1/eps))`` (Hoeffding; natural log)."""
+    return np.sqrt(np.asarray(n, dtype=float) / 2 * np.log(1 / np.asarray(eps, dtype=float)))
+
+
+def gamma(a: Any, b: Any, c: Any, d: Any) -> Any:
+    """Lim et al. Eq. (5): ``sqrt((c+d)(1-b)b/(c d ln 2) log2((c+d)/(c d (1-b) b) 21^2/a^2))``.
+
+    ``a = eps_sec``, ``b`` the observed Z phase-error ratio, ``c = s_{Z,1}``,
+    ``d = s_{X,1}``.  0 where ``b`` is 0 or 1 and where the ``log2`` is negative;
+    ``inf`` where ``c`` or ``d`` is not positive.
+    """
+    c, d = np.asarray(c, dtype=float), np.asarray(d, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where((c > 0) & (d > 0), 1 / np.where(c > 0, c, 1.0) + 1 / np.where(d > 0, d, 1.0), np.inf)
+    return _gamma_w(a, b, w)
+
+
+def _gamma_w(a: Any, b: Any, w: Any) -> Any:
+    """gamma with ``w = (c + d)/(c d) = 1/c + 1/d`` (0 in the asymptotic limit, inf where undefined)."""
+    b = np.asarray(b, dtype=float)
+    w = np.asarray(w, dtype=float)
+    t = b * (1 - b)
+    ok = (t > 0) & (w > 0) & np.isfinite(w)
+    ws, ts = np.where(ok, w, 1.0), np.where(ok, t, 0.25)
+    lg = np.maximum(np.log2(ws) - np.log2(ts) + 2 * np.log2(21.0 / np.asarray(a, dtype=float)), 0.0)
+    g = np.sqrt(ws * ts / _LN2 * lg)
+    return np.where(ok, g, np.where(np.isinf(w) & (t > 0), np.inf, 0.0))
+
+
+def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: Sequence[Any], EQ: Sequence[Any],
+          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True) -> dict[str, Any]:
+    """Lim et al.'s estimator, normalised per pulse sent (counts / N), vectorised over everything.
+
+    ``Q``/``EQ`` are the gains / error gains at ``(mu1, mu2, mu3)``; ``invN = 1/N``
+    (0: the asymptotic limit).  Count-like outputs are per pulse sent.
+    """
+    mus = (mu1, mu2, mu3)
+    ps = (p1, p2, p3)
+    q_Z = 1 - q_X
+    lnA = np.log(21.0 / np.asarray(eps_sec, dtype=float))          # ln(1/eps1), eps1 = eps_sec/21
+    Qbar = p1 * Q[0] + p2 * Q[1] + p3 * Q[2]
+    EQbar = p1 * EQ[0] + p2 * EQ[1] + p3 * EQ[2]
+    ek = [np.exp(m) for m in mus]
+    tau0 = sum(p * np.exp(-m) for p, m in zip(ps, mus))
+    tau1 = sum(p * m * np.exp(-m) for p, m in zip(ps, mus))
+    d21 = (mu2 - mu3)
+    den1 = d21 * (mu1 - mu2 - mu3)
+    c1 = (mu2 * mu2 - mu3 * mu3) / (mu1 * mu1)
+
+    def dev(total: Any, q: Any) -> Any:
+        # delta(n_B, eps1) / (N q_B^2) with n_B = N q_B^2 total
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.sqrt(total * lnA * invN / 2) / np.where(q > 0, q, 1.0)
+        return np.where(invN > 0, v, 0.0)
+
+    def per_k(d: Any, p: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(d > 0, d / np.where(p > 0, p, 1.0), 0.0)
+
+    def bounds(d: Any) -> tuple[Any, Any]:
+        """Eqs. (2)-(3) for one basis, per (N q_B^2): (s_0, s_1)."""
+        lo = [e * (q - per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
+        hi = [e * (q + per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
+        s0 = np.maximum(tau0 * (mu2 * lo[2] - mu3 * hi[1]) / d21, 0.0)
+        s1 = np.maximum(tau1 * mu1 * (lo[1] - hi[2] - c1 * (hi[0] - s0 / tau0)) / den1, 0.0)
+        return s0, s1
+
+    sX0, sX1 = bounds(dev(Qbar, q_X))
+    sZ0, sZ1 = bounds(dev(Qbar, q_Z))
+    dm = dev(EQbar, q_Z)
+    vZ1 = np.maximum(tau1 * (ek[1] * (EQ[1] + per_k(dm, p2)) - ek[2] * (EQ[2] - per_k(dm, p3))) / d21, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.clip(np.where(sZ1 > 0, vZ1 / np.where(sZ1 > 0, sZ1, 1.0), 0.5), 0.0, 0.5)
+        # w = 1/s_{Z,1} + 1/s_{X,1} in counts: invN (1/(q_Z^2 sZ1) + 1/(q_X^2 sX1))
+        cz, cx = q_Z * q_Z * sZ1, q_X * q_X * sX1
+        w = np.where((cz > 0) & (cx > 0),
+                     invN * (1 / np.where(cz > 0, cz, 1.0) + 1 / np.where(cx > 0, cx, 1.0)), np.inf)
+        w = np.where(invN > 0, w, 0.0)  # asymptotic limit: c, d -> inf (even for q_X = 1)
+    g = _gamma_w(eps_sec, b, w)
+    phi = np.where((sZ1 > 0) & (sX1 > 0), np.minimum(b + g, 0.5), 0.5)
+    E_X = np.where(Qbar > 0, EQbar / np.where(Qbar > 0, Qbar, 1.0), 0.5)
+    qx2 = q_X * q_X
+    leak = f * qx2 * Qbar * h2(E_X)
+    const = invN * (6 * np.log2(21.0 / np.asarray(eps_sec, dtype=float))
+                    + np.log2(2.0 / np.asarray(eps_cor, dtype=float)))
+    vac = qx2 * sX0 if credit_vacuum else np.zeros_like(sX0)
+    margin = vac + qx2 * sX1 * (1 - h2(phi)) - leak - const
+    return {"margin": margin, "R": np.maximum(margin, 0.0), "n_X": qx2 * Qbar, "n_Z": q_Z * q_Z * Qbar,
+            "m_X": qx2 * EQbar, "E_X": E_X, "s_X0": qx2 * sX0, "s_X1": qx2 * sX1, "s_Z0": q_Z * q_Z * sZ0,
+            "s_Z1": q_Z * q_Z * sZ1, "v_Z1": q_Z * q_Z * vZ1, "e_Z1": b, "gamma": np.minimum(g, 0.5),
+            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1}
+
+
+def _gains(mus: Sequence[Any], eta: Any, Y0: float, e_d: float) -> tuple[list[Any], list[Any]]:
+    """Gains and error gains of bb84_decoy's derived Poisson model at each intensity (one stacked call)."""
+    m = _decoy_compiled("infinite")
+    arrs = np.broadcast_arrays(*[np.asarray(k, dtype=float) for k in mus], np.asarray(eta, dtype=float))
+    o = m.observables(mu=np.stack(arrs[:-1]), eta=arrs[-1][None], Y0=Y0, e_d=e_d, f=1.0, q=1.0)
+    Q = np.asarray(o["Q_mu"], dtype=float)
+    EQ = np.asarray(o["E_mu"], dtype=float) * Q
+    return list(Q), list(EQ)
+
+
+# ------------------------------------------------------------------------------------------- validation
+def _fail(name: str, desc: str, value: Any, cond: str) -> ValueError:
+    return ValueError(f"parameter {name!r} ({desc}) = {value!r} {cond}")
+
+
+def _first_bad(arr: np.ndarray, bad: np.ndarray) -> float:
+    return float(arr[bad].flat[0]) if arr.ndim else float(arr)
+
+
+def _check_N(N: Any) -> np.ndarray:
+    a = np.asarray(N, dtype=float)
+    validate("N", a if a.ndim else float(a))
+    bad = a != np.floor(a)
+    if np.any(bad):
+        raise _fail("N", "block size (pulses sent)", _first_bad(a, bad), "must be a positive integer")
+    return a
+
+
+def _check_eps(eps_sec: float, eps_cor: float) -> None:
+    validate("eps_sec", float(eps_sec))
+    validate("eps_cor", float(eps_cor))
+
+
+def _check_intensities(mu1: Any, mu2: Any, mu3: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    out = []
+    for name, desc, v in (("mu1", "signal intensity", mu1), ("mu2", "decoy intensity", mu2),
+                          ("mu3", "vacuum-ish decoy intensity", mu3)):
+        a = np.asarray(v, dtype=float)
+        bad = ~np.isfinite(a) | (a < 0)
+        if np.any(bad):
+            raise _fail(name, desc, _first_bad(a, bad), "is outside the allowed range [0, inf)")
+        out.append(a)
+    a1, a2, a3 = out
+    bad = ~(a2 > a3)
+    if np.any(bad):
+        b = np.broadcast_to(bad, np.broadcast(a2, a3).shape)
+        raise _fail("mu3", "vacuum-ish decoy intensity", _first_bad(np.broadcast_to(a3, b.shape), b),
+                    f"must be smaller than mu2 = {_first_bad(np.broadcast_to(a2, b.shape), b)!r} "
+                    "(need mu1 > mu2 + mu3, mu2 > mu3 >= 0)")
+    bad = ~(a1 > a2 + a3)
+    if np.any(bad):
+        shape = np.broadcast(a1, a2, a3).shape
+        b = np.broadcast_to(bad, shape)
+        v1, v2, v3 = (_first_bad(np.broadcast_to(x, shape), b) for x in (a1, a2, a3))
+        raise _fail("mu2", "decoy intensity", v2, f"must be smaller than mu1 - mu3 = {v1!r} - {v3!r} "
+                    "(Lim et al. Eq. (3) needs mu1 > mu2 + mu3, mu2 > mu3 >= 0)")
+    return a1, a2, a3
+
+
+def _check_p(p: Sequence[float], strict: bool) -> tuple[float, float, float]:
+    try:
+        vals = tuple(float(x) for x in p)
+    except TypeError as exc:
+        raise ValueError(f"parameter 'p' (intensity probabilities p_mu1, p_mu2, p_mu3) = {p!r} must be three "
+                         "numbers") from exc
+    rng = "(0, 1)" if strict else "[0, 1]"
+    desc = "intensity probabilities p_mu1, p_mu2, p_mu3"
+    if len(vals) != 3:
+        raise _fail("p", desc, vals, "must be three probabilities")
+    for i, v in enumerate(vals):
+        if not math.isfinite(v) or (v <= 0 if strict else v < 0) or (v >= 1 if strict else v > 1):
+            why = " (each intensity must be sent: its count is divided by p_k)" if strict else ""
+            raise _fail("p", desc, vals, f"must form a probability distribution: p_mu{i + 1} = {v!r} is outside "
+                        f"the allowed range {rng}{why}")
+    s = sum(vals)
+    if abs(s - 1.0) > 1e-9:
+        raise _fail("p", desc, vals, f"must form a probability distribution: the sum is {s!r}, not 1")
+    return vals  # type: ignore[return-value]
+
+
+def _check_qX(q_X: float, strict: bool) -> float:
+    v = float(q_X)
+    hi_ok = v < 1 if strict else v <= 1
+    if not (math.isfinite(v) and v > 0 and hi_ok):
+        rng = "(0, 1)" if strict else "(0, 1]"
+        why = " (the Z basis must be used to estimate the phase error)" if strict else ""
+        raise _fail("q_X", "probability of the key basis X", v, f"is outside the allowed range {rng}{why}")
+    return v
+
+
+def _channel(L: Any, eta: Any, eta_d: float, beta: float, Y0: float, e_d: float, f: float) -> Any:
+    for k, v in (("f", f), ("Y0", Y0), ("e_d", e_d)):
+        validate(k, float(v))
+    if (L is None) == (eta is None):
+        raise ValueError("give exactly one of L (km) and eta (total transmittance)")
+    if eta is not None:
+        e = np.asarray(eta, dtype=float)
+        validate("eta", e if e.ndim else float(e))
+        return e
+    return np.asarray(point_to_point_eta(L, beta, eta_d), dtype=float)
+
+
+def _out(d: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    res = {**extra, **d}
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in res.items()}
+
+
+# -------------------------------------------------------------------------------------------- evaluators
+def finite_key_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: Any = None, eta: Any = None,
+                    p: Sequence[float] = P_DEFAULT, q_X: float = Q_X_DEFAULT,
+                    eps_sec: float = DEFAULTS["eps_sec"], eps_cor: float = DEFAULTS["eps_cor"],
+                    f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"], e_d: float = DEFAULTS["e_d"],
+                    eta_d: float = DEFAULTS["eta_d"], beta: float = DEFAULTS["beta"],
+                    credit_vacuum: bool = True) -> dict[str, Any]:
+    """Lim et al.'s finite-key rate at one setting (arrays of ``L``/``eta``/``N``/intensities broadcast).
+
+    Returns ``R`` (bits per pulse sent, ``>= 0``), ``ell`` (``max(l, 0)``
+    bits), the expected counts ``n_X, n_Z, m_X``, the bounds ``s_X0, s_X1,
+    s_Z0, s_Z1, v_Z1`` (counts), ``e_Z1 = v_Z1/s_Z1``, ``gamma``, ``phi_X``,
+    ``E_X``, ``lambda_EC`` (bits), ``eta``.  Give ``L`` (km) or ``eta``.
+    ValueError naming the parameter for ``N`` not a positive integer, eps
+    outside (0, 1), ``mu1 > mu2 + mu3``, ``mu2 > mu3 >= 0`` violated, ``p`` not
+    a distribution of positive probabilities, ``q_X`` outside (0, 1), ``f < 1``.
+    """
+    Nv = _check_N(N)
+    _check_eps(eps_sec, eps_cor)
+    a1, a2, a3 = _check_intensities(mu1, mu2, mu3)
+    p1, p2, p3 = _check_p(p, strict=True)
+    qx = _check_qX(q_X, strict=True)
+    e = _channel(L, eta, eta_d, beta, Y0, e_d, f)
+    Q, EQ = _gains((a1, a2, a3), e, float(Y0), float(e_d))
+    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 1.0 / Nv, float(eps_sec), float(eps_cor), float(f), credit_vacuum)
+    r.pop("Y0_L"), r.pop("Y1_L"), r.pop("tau0"), r.pop("tau1")
+    counts = {k: r[k] * Nv for k in ("n_X", "n_Z", "m_X", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1", "lambda_EC")}
+    r.update(counts)
+    r["ell"] = r["R"] * Nv
+    r.pop("margin")
+    return _out(r, eta=e)
+
+
+def asymptotic_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, L: Any = None, eta: Any = None,
+                    p: Sequence[float] = P_DEFAULT, q_X: float = 1.0, f: float = DEFAULTS["f"],
+                    Y0: float = DEFAULTS["Y0"], e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"],
+                    beta: float = DEFAULTS["beta"], credit_vacuum: bool = True) -> dict[str, Any]:
+    """The ``N -> inf`` limit of the same three-intensity estimator: no deviations, ``gamma = 0``, no constants.
+
+    Returns per-pulse quantities: ``R``, ``Q`` (``= sum_k p_k Q_k``), ``E_X``,
+    ``Y0_L``, ``Y1_L`` (yields), ``e1_U`` (single-photon error bound),
+    ``s_X0, s_X1`` (per pulse, ``q_X^2`` included), ``tau0, tau1``.  ``q_X`` in
+    ``(0, 1]`` (default 1: the asymptotic basis bias), ``p_k`` in ``[0, 1]``.
+    """
+    a1, a2, a3 = _check_intensities(mu1, mu2, mu3)
+    p1, p2, p3 = _check_p(p, strict=False)
+    qx = _check_qX(q_X, strict=False)
+    e = _channel(L, eta, eta_d, beta, Y0, e_d, f)
+    Q, EQ = _gains((a1, a2, a3), e, float(Y0), float(e_d))
+    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 0.0, 0.5, 0.5, float(f), credit_vacuum)
+    out = {"R": r["R"], "Q": r["n_X"] / (qx * qx), "E_X": r["E_X"], "Y0_L": r["Y0_L"], "Y1_L": r["Y1_L"],
+           "e1_U": r["e_Z1"], "s_X0": r["s_X0"], "s_X1": r["s_X1"], "tau0": r["tau0"], "tau1": r["tau1"]}
+    return _out(out, eta=e)
+
+
+# ----------------------------------------------------------------------------------------------- curves
+def _decode(mu1: Any, s: Any, p1: Any, r: Any, q_Z: Any, mu3: float) -> tuple[Any, ...]:
+    mu2 = mu3 + s * (mu1 - 2 * mu3)
+    return mu1, mu2, p1, r * (1 - p1), (1 - r) * (1 - p1), 1 - q_Z
+
+
+def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid: int | None,
+                   stages: int = 6, shrink: float = 0.4) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Global then local: :func:`qkdsym.optimize.maximize` on the whole domain, then ``stages`` zooms.
+
+    Each zoom runs ``maximize`` again on a box around every batch element's own
+    optimum (the box centres are batch-shaped fixed inputs), half-width
+    ``shrink^stage`` times the first grid step, with 5 points per parameter
+    including the centre; a zoom never returns a worse point.  The coordinate-wise
+    refinement of ``maximize`` alone stalls on the curved ridges of this
+    five-parameter problem.
+    """
+    names = list(free)
+    g0 = grid or {4: 9, 5: 7}.get(len(names), 8)
+    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6)
+    t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
+    span = {k: (free[k].t_range[1] - free[k].t_range[0]) / (g0 - 1) for k in names}
+    unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
+    for stage in range(1, stages + 1):
+        half = {k: span[k] * shrink ** (stage - 1) for k in names}
+
+        def zoomed(**kw: Any) -> Any:
+            x = {k: free[k].from_t(np.clip(kw[f"c_{k}"] + kw[f"u_{k}"] * half[k], *free[k].t_range))
+                 for k in names}
+            return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
+
+        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1)
+        better = v > val
+        for k in names:
+            tn = np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range)
+            t[k] = np.where(better, tn, t[k])
+        val = np.where(better, v, val)
+    return {k: np.asarray(free[k].from_t(t[k])) for k in names}, val
+
+
+def _solve(eta: np.ndarray, invN: float, cfg: dict[str, float], mu3: float, finite: bool,
+           grid: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    free = {k: SEARCH[k] for k in (("mu1", "s", "p1", "r", "q_Z") if finite else ("mu1", "s", "p1", "r"))}
+    if SEARCH["mu1"].lo <= 2 * mu3:
+        free["mu1"] = Bound(2 * mu3 * 1.05 + 1e-3, max(SEARCH["mu1"].hi, 2 * mu3 * 1.1 + 2e-3))
+
+    def fun(mu1: Any, s: Any, p1: Any, r: Any, eta: Any, q_Z: Any = 0.0) -> Any:
+        m1, m2, a, b, c, qx = _decode(mu1, s, p1, r, q_Z, mu3)
+        Q, EQ = _gains((m1, m2, mu3), eta, cfg["Y0"], cfg["e_d"])
+        return _core(m1, m2, mu3, a, b, c, qx, Q, EQ, invN, cfg["eps_sec"], cfg["eps_cor"], cfg["f"])["margin"]
+
+    best, val = _zoom_maximize(fun, free, {"eta": eta}, grid)
+    m1, m2, a, b, c, qx = _decode(best["mu1"], best["s"], best["p1"], best["r"], best.get("q_Z", 0.0), mu3)
+    out = {"mu1": m1, "mu2": m2, "p1": a, "p2": b, "p3": c, "q_X": qx}
+    return {k: np.broadcast_to(np.asarray(v, dtype=float), eta.shape).copy() for k, v in out.items()}, val
+
+
+def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta_d: float, beta: float,
+           grid: int | None) -> Curve:
+    t0 = time.perf_counter()
+    Ld = np.atleast_1d(np.asarray(distances, dtype=float))
+    if Ld.ndim != 1 or Ld.size == 0:
+        raise ValueError("distances must be a non-empty 1-D list of distances (km)")
+    eta = np.asarray(point_to_point_eta(Ld, beta, eta_d), dtype=float).reshape(Ld.shape)
+    m3 = float(mu3)
+    if not (math.isfinite(m3) and 0 <= m3 < SEARCH["mu1"].hi / 2):
+        raise _fail("mu3", "vacuum-ish decoy intensity", m3,
+                    f"is outside the allowed range [0, {SEARCH['mu1'].hi / 2:g}) (need 2 mu3 < the largest mu1 "
+                    "searched)")
+    finite = N is not None
+    best, val = _solve(eta, 1.0 / N if finite else 0.0, s, m3, finite, grid)
+    R = np.maximum(val, 0.0)
+    Q, EQ = _gains((best["mu1"], best["mu2"], m3), eta, s["Y0"], s["e_d"])
+    r = _core(best["mu1"], best["mu2"], m3, best["p1"], best["p2"], best["p3"], best["q_X"], Q, EQ,
+              1.0 / N if finite else 0.0, s["eps_sec"], s["eps_cor"], s["f"])
+    keys = ("n_X", "E_X", "s_X0", "s_X1", "s_Z1", "phi_X", "gamma") if finite else ("n_X", "E_X", "Y0_L", "Y1_L",
+                                                                                   "e_Z1")
+    obs = {k: np.where(R > 0, np.broadcast_to(r[k] * (N if finite and k in ("n_X", "s_X0", "s_X1", "s_Z1")
+                                                       else 1.0), Ld.shape), np.nan) for k in keys}
+    optimal = {k: np.where(R > 0, v, np.nan) for k, v in best.items()}
+    settings = {"beta": float(beta), "eta_d": float(eta_d), "mu3": m3,
+                **{k: v for k, v in s.items() if finite or not k.startswith("eps")}}
+    if finite:
+        settings["N"] = float(N)  # type: ignore[arg-type]
+    scenario = f"lim2014 N={N:g}" if finite else "lim2014 asymptotic"
+    return Curve("bb84-wcp-decoy-finite", scenario, Ld, R, optimal, obs, plob(point_to_point_eta(Ld, beta)),
+                 plob(point_to_point_eta(Ld, beta, eta_d)), settings, time.perf_counter() - t0)
+
+
+def _settings(eps_sec: float, eps_cor: float, f: float, Y0: float, e_d: float) -> dict[str, float]:
+    _check_eps(eps_sec, eps_cor)
+    for k, v in (("f", f), ("Y0", Y0), ("e_d", e_d)):
+        validate(k, float(v))
+    return {"eps_sec": float(eps_sec), "eps_cor": float(eps_cor), "f": float(f), "Y0": float(Y0), "e_d": float(e_d)}
+
+
+def finite_key_curve(distances: Any, N: float, *, mu3: float = MU3_DEFAULT, eps_sec: float = DEFAULTS["eps_sec"],
+                     eps_cor: float = DEFAULTS["eps_cor"], f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"],
+                     e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"], beta: float = DEFAULTS["beta"],
+                     grid: int | None = None) -> Curve:
+    """Finite-key rate versus distance (km) for ``N`` pulses sent, optimised at every distance.
+
+    Free parameters, in :data:`SEARCH`: ``mu1``, ``mu2`` (as ``mu3 + s (mu1 - 2 mu3)``,
+    so ``mu1 > mu2 + mu3`` always), ``p_mu1``, the split ``p_mu2 = r (1 - p_mu1)``
+    and ``q_Z = 1 - q_X``; ``mu3`` is fixed (default 0).  Global and vectorised
+    over the distances: :func:`qkdsym.optimize.maximize` on a dense grid with
+    golden refinement, then six zooms around each distance's optimum
+    (about 1 s for 21 distances, checked against differential evolution).
+    ``optimal`` holds ``mu1, mu2, p1, p2, p3, q_X`` (NaN where no key);
+    ``observables`` ``n_X, s_X0, s_X1, s_Z1`` (counts), ``E_X, phi_X, gamma``.
+    """
+    Nv = float(_check_N(N))
+    return _curve(distances, Nv, mu3, _settings(eps_sec, eps_cor, f, Y0, e_d), eta_d, beta, grid)
+
+
+def asymptotic_curve(distances: Any, *, mu3: float = MU3_DEFAULT, f: float = DEFAULTS["f"],
+                     Y0: float = DEFAULTS["Y0"], e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"],
+                     beta: float = DEFAULTS["beta"], grid: int | None = None) -> Curve:
+    """The ``N -> inf`` limit of :func:`finite_key_curve`: ``q_X = 1``, same search domain for the rest.
+
+    The supremum sits on the domain's edge (``mu2 -> mu3``, ``p_mu1 -> 0.99``):
+    it is the asymptotic rate of this estimator *over that domain*.
+    ``observables``: ``n_X`` (= ``Qbar``), ``E_X``, ``Y0_L``, ``Y1_L``, ``e_Z1`` (= ``e_1^U``).
+    """
+    return _curve(distances, None, mu3, _settings(0.5, 0.5, f, Y0, e_d), eta_d, beta, grid)
