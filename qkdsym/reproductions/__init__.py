@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from .xie_ecs_diqkd import reproduce as reproduce_xie
 from .zhang_sps_qkd import reproduce as reproduce_zhang
+from .zhou_async_mdi import reproduce as reproduce_zhou
 
 __all__ = ["REPRODUCTIONS"]
 
-REPRODUCTIONS = {"xie-ecs-diqkd": reproduce_xie, "zhang-sps-qkd": reproduce_zhang}
+REPRODUCTIONS = {"xie-ecs-diqkd": reproduce_xie, "zhang-sps-qkd": reproduce_zhang,
+                 "zhou-async-mdi": reproduce_zhou}
