@@ -80,6 +80,13 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["curve", "bb84-wcp-decoy", "--Y0", "2"], "'Y0'"),
     (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "point to point"),
     (["compare", "ecs-diqkd", "bb84-sps"], "distance model"),
+    (["network", "--users", "1"], "'users'"),
+    (["network", "--users", "2.5"], "'users'"),
+    (["network", "--users", "3", "--loss-db", "1,2"], "one per user"),
+    (["network", "--users", "4", "--loss-db=-3"], "loss of user 0"),
+    (["network", "--users", "4", "--eta-d", "2"], "'eta_d'"),
+    (["network", "--users", "4", "--clock", "0"], "'clock'"),
+    (["network"], "required"),
     (["compare", "async-mdi", "bb84-sps"], "distance model"),
     (["curve", "async-mdi", "--Y0", "1e-6"], "takes no --Y0"),
     (["curve", "async-mdi", "--Tc", "0"], "T_c"),
@@ -256,3 +263,18 @@ def test_mdi_family_eval_and_curve(capsys):
     assert d["R_bps"] == pytest.approx(d["R"] * 1e9, rel=1e-12) and 0 < d["E_x"] < 0.5
     code, out, _ = run(capsys, "curve", "tf-qkd", "--distance", "0:600:100", "--M", "8", "--json")
     assert code == 0 and len(json.loads(out)["R"]) == 7
+
+
+def test_network_json(capsys):
+    code, out, _ = run(capsys, "network", "--users", "4", "--loss-db", "15,15,14,16", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["resources"]["frequency_lines"] == 3 and d["resources"]["bsm_modules"] == 6
+    by_pair = {p["pair"]: p for p in d["pairs"]}
+    assert set(by_pair) == {"AB", "AC", "AD", "BC", "BD", "CD"}
+    assert by_pair["AC"]["loss_db"] == 29.0 and by_pair["AC"]["R_bps"] > by_pair["AB"]["R_bps"] > by_pair["AD"]["R_bps"]
+    # pairs sharing a user never share a wavelength
+    for a in "ABCD":
+        ws = [p["wavelength"] for k, p in by_pair.items() if a in k]
+        assert len(ws) == len(set(ws)) == 3
+    assert d["simultaneous_two_pairs"]["combinations"] == 15 and d["simultaneous_two_pairs"]["mean_Hz"] > 0
