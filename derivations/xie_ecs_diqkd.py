@@ -12,6 +12,7 @@ import sys
 
 from qkdsym.protocols import get_protocol
 from qkdsym.protocols.ecs_diqkd import chsh_threshold
+from qkdsym.reproductions.report import print_report
 from qkdsym.reproductions.xie_ecs_diqkd import reproduce
 
 
@@ -22,14 +23,7 @@ def main(out: str = "results") -> int:
             print(proto.derive(scen.name), end="\n\n")
     mu_star = chsh_threshold()
     print(f"ideal ECS CHSH threshold: mu* = {mu_star} = {float(mu_star):.12f}\n")
-    report = reproduce(out)
-    for r in report.rows:
-        print(f"{'ok ' if r.ok else 'BAD'} {r.protocol:10s} {r.kind:7s} {r.label[:48]:48s} {r.observable:5s} {r.verdict}")
-    print()
-    for c in report.claims:
-        print(f"[{c['verdict']}] {c['id']}: {c['ours']}")
-    print(report.summary())
-    return 0 if report.ok else 1
+    return print_report(reproduce(out))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,16 @@ from __future__ import annotations
 import sys
 
 from qkdsym.network import resources, wavelength_plan
-from qkdsym.reproductions.yan_mdi_network import (SCENARIO_DEFAULT, YAN, bsm_success, key_rate_bps, reproduce,
-                                                  simultaneous_4fold, user_eta)
+from qkdsym.reproductions.report import print_report
+from qkdsym.reproductions.yan_mdi_network import (
+    SCENARIO_DEFAULT,
+    YAN,
+    bsm_success,
+    key_rate_bps,
+    reproduce,
+    simultaneous_4fold,
+    user_eta,
+)
 
 
 def main(out: str = "results") -> int:
@@ -35,14 +43,7 @@ def main(out: str = "results") -> int:
         print(f"  eta_d = {eta_d:<6g} key {key:9.4g}"
               f" bit/s   psi- success/pulse {s['mean']:.4g}   4-fold {f4['mean_Hz']:.4g} Hz")
     print()
-    report = reproduce(out)
-    for row in report.rows:
-        print(f"{'ok ' if row.ok else 'BAD'} {row.label[:60]:60s} {row.observable:12s} {row.verdict}")
-    print()
-    for c in report.claims:
-        print(f"[{c['verdict']}] {c['id']}: {c['ours']}")
-    print(report.summary())
-    return 0 if report.ok else 1
+    return print_report(reproduce(out))
 
 
 if __name__ == "__main__":

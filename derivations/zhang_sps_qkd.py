@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from qkdsym.protocols.bb84_sps import derive_sps, sps_eval
+from qkdsym.reproductions.report import print_report
 from qkdsym.reproductions.zhang_sps_qkd import TABLE1, field_eta, reproduce
 
 
@@ -22,14 +23,7 @@ def main(out: str = "results") -> int:
     r = sps_eval(TABLE1["n_mean"], TABLE1["g2"], field_eta())
     print(f"Table 1 field point (eta = {field_eta():.5g}): R_SPS = {r['R']:.5g}, R_WCP = eta/e = {r['R_WCP']:.5g}, "
           f"eta_th = {r['eta_th']:.5g}\n")
-    report = reproduce(out)
-    for row in report.rows:
-        print(f"{'ok ' if row.ok else 'BAD'} {row.label[:60]:60s} {row.observable:12s} {row.verdict}")
-    print()
-    for c in report.claims:
-        print(f"[{c['verdict']}] {c['id']}: {c['ours']}")
-    print(report.summary())
-    return 0 if report.ok else 1
+    return print_report(reproduce(out))
 
 
 if __name__ == "__main__":

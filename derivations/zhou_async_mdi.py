@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from qkdsym.protocols.async_mdi import derive
+from qkdsym.reproductions.report import print_report
 from qkdsym.reproductions.zhou_async_mdi import reproduce
 
 
@@ -20,11 +21,7 @@ def main(out: str = "results") -> int:
         for k, v in exprs.items():
             print(f"  {k} = {v}")
     print()
-    report = reproduce(out)
-    for c in report.claims:
-        print(f"[{c['verdict']}] {c['id']}: {c['ours']}")
-    print(report.summary())
-    return 0 if report.ok else 1
+    return print_report(reproduce(out))
 
 
 if __name__ == "__main__":

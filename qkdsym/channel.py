@@ -30,7 +30,7 @@ import numpy as np
 
 from .symbols import validate
 
-__all__ = ["midpoint_eta", "point_to_point_eta"]
+__all__ = ["midpoint_eta", "point_to_point_eta", "eta_from"]
 
 
 def _checked(L: Any, beta: float, eta_d: float) -> np.ndarray:
@@ -53,3 +53,18 @@ def point_to_point_eta(L: Any, beta: float = 0.2, eta_d: float = 1.0) -> Any:
     L = _checked(L, beta, eta_d)
     out = eta_d * 10.0 ** (-beta * L / 10)
     return out if out.ndim else float(out)
+
+
+def eta_from(L: Any, eta: Any, eta_d: float, beta: float, *, midpoint: bool = True) -> Any:
+    """``eta`` itself (validated) or the transmittance at distance ``L``: exactly one must be given.
+
+    ``midpoint=True``: per user to a station midway (:func:`midpoint_eta`);
+    ``False``: the whole link (:func:`point_to_point_eta`).
+    """
+    if (L is None) == (eta is None):
+        what = "per-user transmittance, detector included" if midpoint else "total transmittance"
+        raise ValueError(f"give exactly one of L (km) and eta ({what})")
+    if eta is not None:
+        validate("eta", eta)
+        return eta
+    return midpoint_eta(L, beta, eta_d) if midpoint else point_to_point_eta(L, beta, eta_d)

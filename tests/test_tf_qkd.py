@@ -28,7 +28,7 @@ def test_slice_mismatch_average():
 
 def test_photon_number_sum_equals_coherent_gain():
     d = derive()
-    mu, eta, pd, delta = symbol("mu"), symbol("eta"), symbol("p_d"), symbol("delta")
+    mu, eta, _pd, delta = symbol("mu"), symbol("eta"), symbol("p_d"), symbol("delta")
     c, x = sp.Symbol("c", nonnegative=True), sp.Symbol("x", positive=True)
     clicks = d["clicks"]["P_right"] + d["clicks"]["P_wrong"]
     Q = d["photon-parity"]["Q"].subs(c, (1 + sp.cos(delta)) / 2)

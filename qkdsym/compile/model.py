@@ -42,7 +42,6 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from ..symbols import PARAMS, check_names

@@ -53,7 +53,7 @@ import sympy as sp
 from scipy.optimize import linprog
 from scipy.special import gammainc, gammaln
 
-from ..symbols import symbol, validate
+from ..symbols import symbol
 
 __all__ = ["T_X", "T_Y", "TE_X", "four_intensity_bounds", "four_intensity_numeric", "lp_bounds_two_user"]
 

@@ -73,7 +73,6 @@ ValueError: parameter 'nu' (decoy intensity) = 0.05 must be smaller than mu = 0.
 
 from __future__ import annotations
 
-import math
 import time
 from functools import lru_cache
 from typing import Any
@@ -83,7 +82,7 @@ import sympy as sp
 from scipy.special import i0e
 
 from ..algebra.state import Branch, State
-from ..channel import midpoint_eta, point_to_point_eta
+from ..channel import eta_from, midpoint_eta, point_to_point_eta
 from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.entropy import h2
@@ -134,7 +133,7 @@ def _bin_clicks(pd: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 def _phase_average(expr: sp.Expr) -> sp.Expr:
     """Average over a uniform relative phase theta: <exp(c cos theta)> = I_0(c) (term by term)."""
-    c = sp.Wild("c", exclude=[_th])
+    sp.Wild("c", exclude=[_th])
     return expr.replace(lambda e: isinstance(e, sp.exp) and e.exp.has(_th),
                         lambda e: (sp.exp(e.exp.subs(_th, sp.pi / 2))
                                    * sp.besseli(0, sp.expand(e.exp).coeff(sp.cos(_th)))))
@@ -317,12 +316,7 @@ def _check(mu: float, nu: float, p_mu: float, p_nu: float, T_c: float, F: float,
 
 
 def _eta(L: Any, eta: Any, eta_d: float, beta: float) -> Any:
-    if (L is None) == (eta is None):
-        raise ValueError("give exactly one of L (km) and eta (per-user transmittance, detector included)")
-    if eta is not None:
-        validate("eta", eta)
-        return eta
-    return midpoint_eta(L, beta, eta_d)
+    return eta_from(L, eta, eta_d, beta, midpoint=True)
 
 
 def async_eval(mu: float, p_mu: float, *, L: float | None = None, eta: float | None = None,

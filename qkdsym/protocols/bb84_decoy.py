@@ -65,7 +65,7 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import brentq, minimize_scalar
 
-from ..channel import point_to_point_eta
+from ..channel import eta_from, point_to_point_eta
 from ..compile import CompiledModel, compile_expressions
 from ..curves import Curve
 from ..keyrate.bounds import plob
@@ -141,12 +141,7 @@ def _settings(f: float, Y0: float, e_d: float, q: float) -> dict[str, float]:
 
 
 def _eta(L: Any, eta: Any, eta_d: float, beta: float) -> Any:
-    if (L is None) == (eta is None):
-        raise ValueError("give exactly one of L (km) and eta (total transmittance)")
-    if eta is not None:
-        validate("eta", eta)
-        return eta
-    return point_to_point_eta(L, beta, eta_d)
+    return eta_from(L, eta, eta_d, beta, midpoint=False)
 
 
 def _check_nu(mu: float, nu: float) -> None:

@@ -76,7 +76,6 @@ ValueError: intensities out of order: need 0 < mu_x < mu_y < mu_z, got mu_z = 0.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from functools import lru_cache
 from typing import Any, Callable

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..channel import midpoint_eta, point_to_point_eta
+from ..channel import eta_from, midpoint_eta, point_to_point_eta
 from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.entropy import h2
@@ -148,12 +148,7 @@ def _model(eta: Any, mu: Any, M: int, e_d: float, p_d: float, f: float) -> dict[
 
 
 def _eta(L: Any, eta: Any, eta_d: float, beta: float) -> Any:
-    if (L is None) == (eta is None):
-        raise ValueError("give exactly one of L (km) and eta (per-user transmittance, detector included)")
-    if eta is not None:
-        validate("eta", eta)
-        return eta
-    return midpoint_eta(L, beta, eta_d)
+    return eta_from(L, eta, eta_d, beta, midpoint=True)
 
 
 def tf_eval(mu: float, *, L: float | None = None, eta: float | None = None, M: int = DEFAULTS["M"],

@@ -12,11 +12,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
-__all__ = ["Report", "write_rows", "write_claims", "VERDICTS"]
+__all__ = ["Report", "write_rows", "write_claims", "write_csv", "print_report", "VERDICTS"]
 
 #: the verdicts a claim can get
 VERDICTS = ("reproduced", "not reproduced", "misprint", "needs unstated assumptions")
@@ -65,3 +68,25 @@ def write_claims(out: Path, claims: list, title: str) -> None:
                   f"- Why: {c['why']}", ""]
     (out / "claims.md").write_text("\n".join(lines))
     (out / "claims.json").write_text(json.dumps(claims, indent=1))
+
+
+def write_csv(path: Path, columns: Mapping[str, Any]) -> Path:
+    """Columns of equal length as CSV; a non-finite value is an empty cell."""
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(columns))
+        for row in zip(*columns.values()):
+            w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
+    return path
+
+
+def print_report(report: Report) -> int:
+    """The verification rows, one line per claim and the summary; exit code 0 when every check agrees."""
+    for row in report.rows:
+        print(f"{'ok ' if row.ok else 'BAD'} {row.protocol:14s} {row.kind:7s} {row.label[:52]:52s} "
+              f"{row.observable:12s} {row.verdict}")
+    print()
+    for c in report.claims:
+        print(f"[{c['verdict']}] {c['id']}: {c['ours']}")
+    print(report.summary())
+    return 0 if report.ok else 1

@@ -18,7 +18,6 @@ Example
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,12 @@ import numpy as np
 
 from ..curves import compare, sweep
 from ..plot import plot_curves
+from .report import write_csv
 
 __all__ = ["figure2", "figure3", "figure_claims", "FIG3_MISALIGNMENTS", "SETTINGS"]
 
 SETTINGS = {"beta": 0.2, "eta_d": 0.8, "p_d": 1e-7}
 FIG3_MISALIGNMENTS = (0.0, 0.01, 0.03, 0.05, 0.07)
-
-
-def _write(path: Path, columns: dict[str, Any]) -> Path:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(columns))
-        for row in zip(*columns.values()):
-            w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
-    return path
 
 
 def figure2(out: str | Path, *, step: float = 1.0, stop: float = 600.0) -> dict[str, Any]:
@@ -53,7 +44,7 @@ def figure2(out: str | Path, *, step: float = 1.0, stop: float = 600.0) -> dict[
                       bounds=("PLOB",), right=[("optimal mu (ECS)", L, ecs.optimal["mu"])],
                       right_label="optimal mu",
                       title="Fig. 2: beta = 0.2 dB/km, eta_d = 0.8, p_d = 1e-7 (midpoint eta)")
-    data = _write(out / "fig2.csv", {"distance_km": L, "R_ecs": ecs.R, "mu_opt_ecs": ecs.optimal["mu"],
+    data = write_csv(out / "fig2.csv", {"distance_km": L, "R_ecs": ecs.R, "mu_opt_ecs": ecs.optimal["mu"],
                                      "R_bell": bell.R, "PLOB": ecs.PLOB, "PLOB_eta_d": ecs.PLOB_eta_d})
     return {"files": [png, data], "ecs": ecs, "bell": bell}
 
@@ -72,7 +63,7 @@ def figure3(out: str | Path, *, step: float = 1.0, stop: float = 600.0) -> dict[
         cols[f"R_ed_{ed:g}"] = c.R
         cols[f"mu_opt_ed_{ed:g}"] = c.optimal["mu"]
     cols.update({"S_ed_0.01": s01, "PLOB": curves[0.0].PLOB, "PLOB_eta_d": curves[0.0].PLOB_eta_d})
-    data = _write(out / "fig3.csv", cols)
+    data = write_csv(out / "fig3.csv", cols)
     return {"files": [png, data], "curves": curves}
 
 

@@ -62,7 +62,7 @@ from ..compile.runtime import gllp_margin
 from ..network import pair_rates, resources, simultaneous_rate, wavelength_plan
 from ..protocols.mdi_decoy import DEFAULTS, mdi_curve, mdi_eval
 from ..verify.runner import verify
-from .report import Report, write_claims, write_rows
+from .report import Report, write_claims, write_csv, write_rows
 
 __all__ = ["PAPER", "YAN", "SCENARIO_DEFAULT", "user_eta", "psi_minus_probability", "bsm_success",
            "simultaneous_4fold", "key_rate_bps", "implied_eta_d", "hom_misalignment", "hom_visibility",
@@ -212,15 +212,6 @@ def hom_visibility(eta: float, mu: float, p_d: float = 0.0, n_phi: int = N_PHI) 
 
 
 # ------------------------------------------------------------------------------------ files
-def _write_csv(path: Path, cols: dict[str, Any]) -> Path:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(cols))
-        for row in zip(*cols.values()):
-            w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
-    return path
-
-
 def resources_table(out: str | Path, n_max: int = 16) -> list[dict[str, int]]:
     """resources.csv / resources.png for ``n = 2..n_max`` users (network.resources, plus
     ``n(n-1)`` lasers for a laser-per-wavelength system against ``n`` combs)."""
@@ -273,7 +264,7 @@ def pair_rates_figure(out: str | Path, scenarios: dict[str, dict[str, float]]) -
             if method == "analytic":
                 cols[f"{name}_opt_mu_z"] = np.asarray(c.optimal["mu_z"], dtype=float)
                 cols[f"{name}_opt_mu_y"] = np.asarray(c.optimal["mu_y"], dtype=float)
-    _write_csv(out / "pair_rates.csv", cols)
+    write_csv(out / "pair_rates.csv", cols)
     fig = Figure(figsize=(10, 4.2), dpi=150)
     axes = fig.subplots(1, len(scenarios), squeeze=False)[0]
     for ax, (name, s) in zip(axes, scenarios.items()):

@@ -28,7 +28,6 @@ Example
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -38,7 +37,7 @@ import sympy as sp
 from ..protocols import get_protocol
 from ..protocols.bb84_sps import g2_max, n_min, sps_eval, sps_rate, wcp_rate
 from ..verify.runner import verify
-from .report import Report, write_claims, write_rows
+from .report import Report, write_claims, write_csv, write_rows
 
 __all__ = ["reproduce", "figure1", "TABLE1", "field_eta"]
 
@@ -75,12 +74,7 @@ def figure1(out: str | Path) -> list[Path]:
     for n in FIG1_N:
         cols[f"g2_max_n_{n:g}"] = np.asarray(g2_max(n, eta))
     cols["g2_max_any_n"] = np.asarray(g2_max(10.0, eta))  # <n> >= 2/e: the loss-dependent absolute bound
-    path_csv = out / "fig1.csv"
-    with path_csv.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(cols))
-        for row in zip(*cols.values()):
-            w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
+    path_csv = write_csv(out / "fig1.csv", cols)
     fig = Figure(figsize=(9, 3.8), dpi=150)
     a1, a2 = fig.subplots(1, 2)
     for g in FIG1_G2:

@@ -29,8 +29,6 @@ Example
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ from ..keyrate.bounds import plob
 from ..protocols.async_mdi import DEFAULTS, PAPER_POINTS, async_curve, x_qber
 from ..protocols.tf_qkd import tf_curve
 from ..verify.runner import verify
-from .report import Report, write_claims, write_rows
+from .report import Report, write_claims, write_csv, write_rows
 
 __all__ = ["reproduce", "figure3", "figure4", "PAPER"]
 
@@ -48,15 +46,6 @@ PAPER = "zhou-async-mdi"
 V2 = 0.46
 FIG3A = (10.0, 1e3, 2e3, 5e3)                       # frequency offsets (Hz) at 201.86 km, sigma = 2100 rad/s
 FIG3B = ((201.86, 2100.0), (306.31, 3400.0), (413.73, 5300.0), (508.16, 5900.0))
-
-
-def _write_csv(path: Path, cols: dict) -> Path:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(cols))
-        for row in zip(*cols.values()):
-            w.writerow(["" if not math.isfinite(float(x)) else repr(float(x)) for x in row])
-    return path
 
 
 def figure3(out: Path) -> list[Path]:
@@ -81,7 +70,7 @@ def figure3(out: Path) -> list[Path]:
     fig.suptitle("Fig. 3: Eq. (2), V2 = 0.46 (derived Gaussian average)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "fig3.png")
-    return [out / "fig3.png", _write_csv(out / "fig3.csv", cols)]
+    return [out / "fig3.png", write_csv(out / "fig3.csv", cols)]
 
 
 def figure4(out: Path) -> tuple[list[Path], dict]:
@@ -107,7 +96,7 @@ def figure4(out: Path) -> tuple[list[Path], dict]:
     ax.set_title("Fig. 4: asymptotic models, 0.16 dB/km, sigma = 5900 rad/s", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "fig4.png")
-    return [out / "fig4.png", _write_csv(out / "fig4.csv", cols)], {"async": a1, "tf": tf}
+    return [out / "fig4.png", write_csv(out / "fig4.csv", cols)], {"async": a1, "tf": tf}
 
 
 def _claims(rows: list, fig4: dict) -> list[dict]:
