@@ -384,3 +384,52 @@ def test_c_path_must_not_be_the_header(tmp_path):
 
 def test_module_all_is_public():
     assert set(export_module.__all__) <= set(dir(export_module))
+
+
+# ------------------------------------------------------------ photon-statistics protocols
+def test_bb84_decoy_exports_python_and_json(tmp_path):
+    from qkdsym.protocols.bb84_decoy import compiled as decoy_compiled
+
+    (py,) = export("bb84-wcp-decoy", "python", tmp_path / "bb84.py", scenario="infinite")
+    spec = importlib.util.spec_from_file_location("bb84_export", py)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    m = decoy_compiled("infinite")
+    for eta in (1e-30, 1e-6, 1e-3, 0.04):
+        kw = dict(mu=0.5, eta=eta, Y0=1.7e-6, e_d=0.033, f=1.16, q=0.5)
+        assert mod.key_rate(**kw) == pytest.approx(m.rate(**kw), rel=1e-12, abs=1e-300)
+    (js,) = export("bb84-wcp-decoy", "json", tmp_path / "bb84.json")
+    data = json.loads(js.read_text())
+    assert data["scenario"] == "vacuum-weak" and {o["name"] for o in data["outputs"]} >= {"Q_mu", "Y_1", "e_1"}
+
+
+@needs_cc
+def test_bb84_decoy_c_export_matches_numpy(tmp_path):
+    from qkdsym.protocols.bb84_decoy import compiled as decoy_compiled
+
+    c_file = tmp_path / "bb84.c"
+    export("bb84-wcp-decoy", "c", c_file)
+    so = tmp_path / "bb84.so"
+    res = subprocess.run([CC, "-std=c99", "-O2", "-Wall", "-Werror", "-shared", "-fPIC", str(c_file), "-o", str(so),
+                          "-lm"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    f = ctypes.CDLL(str(so)).qkdsym_bb84_wcp_decoy_key_rate
+    f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double] * 7
+    m = decoy_compiled("vacuum-weak")
+    for eta in (1e-30, 1e-6, 1e-3, 0.04, 0.5):
+        kw = dict(mu=0.5, nu=0.05, eta=eta, Y0=1.7e-6, e_d=0.033, f=1.16, q=0.5)
+        assert f(*kw.values()) == pytest.approx(m.rate(**kw), rel=1e-12, abs=1e-300)
+    assert f(0.5, 0.6, 0.1, 1.7e-6, 0.033, 1.16, 0.5) >= 0.0  # nu > mu is not a domain error in C: the bound is 0
+    assert f(0.5, 0.05, 1.5, 1.7e-6, 0.033, 1.16, 0.5) == -1.0  # eta out of range
+
+
+@pytest.mark.parametrize("protocol", ["async-mdi", "tf-qkd", "mdi-decoy", "bb84-sps"])
+def test_protocols_without_one_compiled_form_export_json_only(protocol, tmp_path):
+    (js,) = export(protocol, "json", tmp_path / "d.json")
+    data = json.loads(js.read_text())
+    assert data["protocol"] == protocol and data["derivations"]
+    for exprs in data["derivations"].values():
+        for e in exprs:
+            assert sp.sympify(e["srepr"]) is not None and e["latex"]
+    with pytest.raises(ValueError, match="export it --to json"):
+        export(protocol, "python", tmp_path / "d.py")

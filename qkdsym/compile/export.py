@@ -79,7 +79,7 @@ __all__ = ["TARGETS", "C_RATE_HELPERS", "export", "python_source", "c_source", "
 #: the forms :func:`export` can write
 TARGETS: tuple[str, ...] = ("python", "c", "json")
 
-_DIQKD_C = r"""
+_H2_C = r"""
 /* Binary entropy -x log2 x - (1-x) log2(1-x) in bits; h2(0) = h2(1) = 0 (and 0 for NaN). */
 static double h2(double x)
 {
@@ -88,7 +88,29 @@ static double h2(double x)
     const double out = -(y * log2(y) + (1 - y) * log1p(-y) / log(2.0));
     return inside ? out : 0.0;
 }
+"""
 
+_GLLP_C = r"""
+/* The unclamped GLLP / decoy BB84 rate q [Q1 (1 - h(e1)) - f Q h(E)]: a non-positive or
+   undefined Q1 counts as 0, e1 and E are clipped to [0, 1/2] (NaN E as 1/2). */
+static double gllp_margin(double Q1, double e1, double Q, double E, double f, double q)
+{
+    const int ok = isfinite(Q1) && (Q1 > 0.0) && isfinite(e1);
+    const double Q1c = ok ? Q1 : 0.0;
+    const double e1c = ok ? ((e1 < 0.0) ? 0.0 : ((e1 > 0.5) ? 0.5 : e1)) : 0.5;
+    const double Ec = isnan(E) ? 0.5 : ((E < 0.0) ? 0.0 : ((E > 0.5) ? 0.5 : E));
+    return q * (Q1c * (1 - h2(e1c)) - f * Q * h2(Ec));
+}
+
+/* The decoy BB84 key rate in bits per pulse: never negative, never NaN. */
+static double gllp_rate(double Q1, double e1, double Q, double E, double f, double q)
+{
+    const double m = gllp_margin(Q1, e1, Q, E, f, q);
+    return (m > 0.0) ? m : 0.0;
+}
+"""
+
+_DIQKD_C = r"""
 /* 1 - h2((1 + x)/2) for 0 <= x <= 1 (clipped), accurate for tiny x: the series
    sum_k x^(2k) / (2k (2k-1) ln 2), eight terms, below x = 0.05, the log1p form above. */
 static double one_minus_h_half(double x)
@@ -133,7 +155,8 @@ static double diqkd_rate(double Q, double e, double S)
 #: C source of each key-rate family, by :attr:`RateSpec.name`: static C99 functions
 #: (``math.h`` only) defining ``static double <name>(double, ...)`` that takes the
 #: rate's inputs in the order of :attr:`RateSpec.inputs`
-C_RATE_HELPERS: dict[str, str] = {"diqkd_rate": _DIQKD_C.strip("\n")}
+C_RATE_HELPERS: dict[str, str] = {"diqkd_rate": (_H2_C + _DIQKD_C).strip("\n"),
+                                   "gllp_rate": (_H2_C + _GLLP_C).strip("\n")}
 
 
 def _check_target(to: str) -> None:
@@ -144,14 +167,40 @@ def _check_target(to: str) -> None:
 def _model(protocol: str, scenario: str | None) -> CompiledModel:
     from ..protocols import get_protocol
 
-    get_protocol(protocol)  # ValueError listing the known protocols
-    return compile_protocol(protocol, scenario)
+    proto = get_protocol(protocol)  # ValueError listing the known protocols
+    if hasattr(proto, "scenarios"):
+        return compile_protocol(protocol, scenario)
+    if getattr(proto, "compiled", None) is None:
+        raise ValueError(f"{proto.name} has no single compiled closed form (its rate involves an optimisation or "
+                         "a linear program): export it --to json")
+    labels = [k for k in (proto.derivations() if proto.derivations else {}) if k in ("infinite", "vacuum-weak")]
+    if scenario is not None and labels and scenario not in labels:
+        raise ValueError(f"{proto.name} exports the decoy methods {', '.join(labels)}, not {scenario!r}")
+    return proto.compiled(scenario)
 
 
 def _expressions(protocol: str, scenario: str | None) -> dict[str, sp.Expr]:
     from ..protocols import get_protocol
 
-    return dict(get_protocol(protocol).derive(scenario).expressions)
+    proto = get_protocol(protocol)
+    if hasattr(proto, "scenarios"):
+        return dict(proto.derive(scenario).expressions)
+    return dict(proto.derivations()[_model(protocol, scenario).scenario])
+
+
+def _derivations_json(protocol: str) -> dict[str, Any]:
+    """JSON of a protocol without a compiled rate: every derived closed form, by label."""
+    from .. import __version__
+    from ..protocols import get_protocol
+
+    proto = get_protocol(protocol)
+    groups = proto.derivations() if getattr(proto, "derivations", None) else {}
+    return {"qkdsym_version": __version__, "protocol": proto.name, "conventions": proto.conventions,
+            "parameters": [{"name": p, "latex": PARAMS[p].latex, "description": PARAMS[p].description,
+                            "range": PARAMS[p].range_text()} for p in proto.parameters if p in PARAMS],
+            "derivations": {label: [{"name": k, "expression": str(e), "srepr": sp.srepr(sp.sympify(e)),
+                                     "latex": sp.latex(e)} for k, e in exprs.items()]
+                            for label, exprs in groups.items()}}
 
 
 def c_prefix(protocol: str) -> str:
@@ -428,5 +477,11 @@ def export(protocol: str, to: str, path: str | Path, scenario: str | None = None
         header = path.with_suffix(".h")
         c_text, h_text = c_source(protocol, scenario, header.name)
         return [_write(path, c_text), _write(header, h_text)]
-    text = json.dumps(json_data(protocol, scenario), indent=2) + "\n"
-    return [_write(path, text)]
+    from ..protocols import get_protocol
+
+    proto = get_protocol(protocol)
+    if hasattr(proto, "scenarios") or getattr(proto, "compiled", None) is not None:
+        data = json_data(protocol, scenario)
+    else:
+        data = _derivations_json(protocol)
+    return [_write(path, json.dumps(data, indent=2) + "\n")]

@@ -344,6 +344,7 @@ PROTOCOL = RateProtocol(
     parameters=("mu", "nu", "L", "eta", "Y0", "e_d", "f", "q", "eta_d", "beta"),
     evaluate=_evaluate,
     curve=decoy_curve,
+    compiled=lambda label: compiled(label or "vacuum-weak"),
     derivations=lambda: {**{m: derive(m) for m in METHODS if m != "lp"},
                          "vacuum-weak-bounds": vacuum_weak_bounds()},
     citation=("H.-K. Lo, X. Ma, K. Chen, PRL 94, 230504 (2005); X. Ma, B. Qi, Y. Zhao, H.-K. Lo, PRA 72, "

@@ -38,3 +38,6 @@ class RateProtocol:
     kind: str = "photon-statistics"
     #: ``{label: {name: SymPy expression}}``: every closed form the protocol derives
     derivations: Callable[[], dict[str, dict[str, Any]]] | None = None
+    #: ``compiled(label)`` -> :class:`qkdsym.compile.CompiledModel` where the rate is a compiled closed form
+    #: (what ``qkdsym export --to python|c`` writes); ``None`` when it is not (LP, optimisation inside)
+    compiled: Callable[[str | None], Any] | None = None
