@@ -381,8 +381,6 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify.runner import verify
 
     proto = get_protocol(args.protocol)
-    if not hasattr(proto, "scenarios") and not args.json:
-        print(f"# {proto.name}: printed-formula checks (no QuTiP model for this protocol yet)")
     rows = verify(proto.name, qutip=not args.no_qutip)
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=1))

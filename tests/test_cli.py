@@ -228,11 +228,13 @@ def test_derive_rate_protocols(capsys):
 
 
 def test_verify_rate_protocols_against_printed_formulas(capsys):
-    code, out, _ = run(capsys, "verify", "bb84-sps")
+    code, out, _ = run(capsys, "verify", "bb84-sps", "--no-qutip")
     assert code == 0 and out.strip().endswith("6 agree, 0 differ") and "Eq. (2)" in out
-    code, out, _ = run(capsys, "verify", "bb84-wcp-decoy", "--json")
+    code, out, _ = run(capsys, "verify", "bb84-wcp-decoy", "--json", "--no-qutip")
     rows = json.loads(out)
     assert code == 0 and {r["observable"] for r in rows} == {"Y1_L", "e1_U"} and all(r["ok"] for r in rows)
+    code, out, _ = run(capsys, "verify", "bb84-sps")  # printed formulas and the independent QuTiP model
+    assert code == 0 and out.strip().endswith("12 agree, 0 differ") and "qutip" in out
 
 
 def test_finite_key_curve_is_below_the_asymptotic_one(capsys):
