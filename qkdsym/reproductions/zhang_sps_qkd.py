@@ -188,11 +188,11 @@ def _claims(rows: list) -> list[dict]:
 
 
 def reproduce(out: str | Path = "results", *, qutip: bool = True) -> Report:
-    """Run the reproduction; files go to ``out/zhang-sps-qkd/`` (``qutip`` is accepted for a uniform
-    interface; this protocol has no QuTiP model)."""
+    """Run the reproduction; files go to ``out/zhang-sps-qkd/`` (``qutip``: also check against the
+    independent QuTiP model)."""
     folder = Path(out) / PAPER
     folder.mkdir(parents=True, exist_ok=True)
-    rows = verify("bb84-sps", qutip=False)
+    rows = verify("bb84-sps", qutip=qutip)
     claims = _claims(rows)
     proto = get_protocol("bb84-sps")
     md = ["# Derived closed forms (Zhang et al.)", "", proto.summary, "", f"Conventions: {proto.conventions}", ""]
