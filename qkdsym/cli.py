@@ -292,8 +292,12 @@ def _generic_kwargs(args: argparse.Namespace, accepted: Sequence[str], protocol:
 def _rate_protocol_curve(proto: object, args: argparse.Namespace) -> object:
     import inspect
 
+    from .curves import chunked
+
     accepted = [k for k in inspect.signature(proto.curve).parameters if k != "distances"]
-    return proto.curve(args.distance, **_generic_kwargs(args, accepted, proto.name))
+    kw = _generic_kwargs(args, accepted, proto.name)
+    return chunked(lambda L: proto.curve(L, **kw), args.distance, label=f"{proto.name} curve",
+                   progress=not args.quiet)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -462,6 +466,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     if proto.name != "bb84-wcp-decoy" and any(getattr(args, k) is not None for k in ("N", "eps_sec", "eps_cor")):
         raise UsageError(f"{proto.name} takes no --N / --eps-sec / --eps-cor (finite key: bb84-wcp-decoy)")
     if proto.name == "bb84-wcp-decoy":
+        from .curves import chunked
         from .protocols.bb84_decoy import decoy_curve
 
         if args.scenario is not None:
@@ -472,11 +477,13 @@ def _cmd_curve(args: argparse.Namespace) -> int:
             if args.decoy is not None or args.q is not None:
                 raise UsageError("--N uses Lim et al.'s three-intensity finite-key protocol: no --decoy or --q")
             extra = {k: v for k, v in (("eps_sec", args.eps_sec), ("eps_cor", args.eps_cor)) if v is not None}
-            curve = finite_key_curve(args.distance, args.N, **_decoy_settings(args), **extra)
+            curve = chunked(lambda L: finite_key_curve(L, args.N, **_decoy_settings(args), **extra), args.distance,
+                            label="bb84-wcp-decoy finite-key curve", progress=not args.quiet)
         else:
             if args.eps_sec is not None or args.eps_cor is not None:
                 raise UsageError("--eps-sec and --eps-cor go with --N")
-            curve = decoy_curve(args.distance, args.decoy or "vacuum-weak", **_decoy_settings(args))
+            curve = chunked(lambda L: decoy_curve(L, args.decoy or "vacuum-weak", **_decoy_settings(args)),
+                            args.distance, label="bb84-wcp-decoy curve", progress=not args.quiet)
     else:
         curve = sweep(proto.name, args.distance, beta=DEFAULTS["beta"] if args.beta is None else args.beta,
                       eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d, scenario=args.scenario,
@@ -578,7 +585,7 @@ def _compare_rate_protocols(names: list[str], args: argparse.Namespace) -> int:
         kw = {k: v for k, v in _generic_kwargs(args, list(sig) + list(_GENERIC.values()) + list(_COMMON.values()),
                                                  n).items() if k in sig}
         fns[n] = (lambda L, proto=proto, kw=kw: proto.curve(L, **kw))
-    res = compare_curves(fns, args.distance, at=args.at or [])
+    res = compare_curves(fns, args.distance, at=args.at or [], progress=not args.quiet)
     curves = res.pop("curves")
     if args.plot:
         from .plot import plot_curves

@@ -46,7 +46,7 @@ from .optimize import Bound, maximize
 from .progress import Progress
 from .symbols import validate
 
-__all__ = ["Curve", "sweep", "compare", "compare_curves", "RateProblem", "DEFAULTS"]
+__all__ = ["Curve", "sweep", "compare", "compare_curves", "chunked", "RateProblem", "DEFAULTS"]
 
 #: default experimental settings (those of Xie et al., Fig. 2)
 DEFAULTS: dict[str, float] = {"beta": 0.2, "eta_d": 0.8, "p_d": 1e-7, "e_d": 0.0}
@@ -123,6 +123,21 @@ class Curve:
     seconds: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def concat(cls, parts: Sequence["Curve"]) -> "Curve":
+        """One curve from curves over consecutive distance chunks (same protocol and settings)."""
+        first = parts[0]
+
+        def cat(get: Any) -> np.ndarray:
+            return np.concatenate([np.atleast_1d(np.asarray(get(c), dtype=float)) for c in parts])
+
+        return cls(first.protocol, first.scenario, cat(lambda c: c.distance_km), cat(lambda c: c.R),
+                   {k: cat(lambda c, k=k: c.optimal[k]) for k in first.optimal},
+                   {k: cat(lambda c, k=k: np.broadcast_to(c.observables[k], c.distance_km.shape))
+                    for k in first.observables},
+                   cat(lambda c: c.PLOB), cat(lambda c: c.PLOB_eta_d), first.settings,
+                   sum(c.seconds for c in parts), first.extras)
+
     def columns(self) -> dict[str, np.ndarray]:
         """Every column in output order."""
         cols = {"distance_km": self.distance_km, "R": self.R, "PLOB": self.PLOB, "PLOB_eta_d": self.PLOB_eta_d}
@@ -184,6 +199,21 @@ def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], et
     return Curve(prob.protocol, prob.model.scenario, L, R, at_opt, obs,
                  plob(point_to_point_eta(L, prob.beta)), plob(point_to_point_eta(L, prob.beta, prob.eta_d)),
                  prob.settings, time.perf_counter() - t0)
+
+
+def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = True, chunk: int = 32) -> Curve:
+    """``curve_of(distances)`` over chunks of distances, with the progress bar of long sweeps.
+
+    For curve functions that optimise every distance independently (all of qkdsym's), the result
+    equals one call on all distances.
+    """
+    L = _distances(distance_km)
+    parts = []
+    with Progress(len(L), label, enabled=progress) as bar:
+        for i in range(0, len(L), chunk):
+            parts.append(curve_of(L[i:i + chunk]))
+            bar.update(len(L[i:i + chunk]))
+    return Curve.concat(parts)
 
 
 def _distances(distance_km: Any) -> np.ndarray:
@@ -272,6 +302,7 @@ def compare(protocols: Sequence[str], distance_km: Any, *, at: Sequence[float] =
                 x = _root(_log_ratio(probs[a], probs[b].rate), lo, hi)
                 above = a if probs[a].rate(min(hi, x + 1e-3)) > probs[b].rate(min(hi, x + 1e-3)) else b
                 result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
+            bar.update(1)
     for x in at:
         validate("L", float(x))
         rates = {n: p.rate(float(x)) for n, p in probs.items()}
@@ -291,7 +322,8 @@ def _bisect_edge(has_key: Any, a: float, b: float, tol: float = 1e-6) -> float:
     return 0.5 * (a + b)
 
 
-def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequence[float] = ()) -> dict[str, Any]:
+def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequence[float] = (),
+                   progress: bool = True) -> dict[str, Any]:
     """:func:`compare` for any protocols given as ``name -> f(distances) -> Curve`` (e.g. the MDI family).
 
     Crossings with each other and with the fibre's PLOB/SKC0 bound use Brent's
@@ -300,7 +332,9 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
     positive, found by bisection to 1e-6 km.
     """
     L = _distances(distance_km)
-    curves = {n: f(L) for n, f in curves_of.items()}
+    curves = {n: chunked(f, L, label=f"{n} curve", progress=progress) for n, f in curves_of.items()}
+    bar = Progress(len(curves) + len(curves) * (len(curves) - 1) // 2, "crossings and maximum distances",
+                   enabled=progress)
 
     def rate(n: str) -> Any:
         return lambda x: float(curves_of[n](np.array([float(x)])).R[0])
@@ -323,6 +357,7 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
             return math.log(r) - math.log(float(plob(point_to_point_eta(x, c.settings.get("beta", 0.2))))) \
                 if r > 0 else float("nan")
         result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(L, ratio)]}
+        bar.update(1)
     names = list(curves)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -336,6 +371,7 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
                 x = _root(h, lo, hi)
                 above = a if rate(a)(min(hi, x + 1e-3)) > rate(b)(min(hi, x + 1e-3)) else b
                 result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
+            bar.update(1)
     for x in at:
         validate("L", float(x))
         rates = {n: rate(n)(float(x)) for n in names}
@@ -344,5 +380,6 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
                                  "ratio_to_" + names[-1]: rates[names[0]] / last if last > 0 else None,
                                  "ratio_to_PLOB": {n: r / float(plob(point_to_point_eta(
                                      float(x), curves[n].settings.get("beta", 0.2)))) for n, r in rates.items()}})
+    bar.close()
     result["curves"] = curves
     return result

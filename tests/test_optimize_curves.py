@@ -140,3 +140,16 @@ def test_progress_bar_appears_only_after_the_delay():
             bar.update(1)
     assert quiet.getvalue() == ""
     assert "slow [" in loud.getvalue() and "100.0%" in loud.getvalue() and loud.getvalue().endswith("\n")
+
+
+def test_chunked_curve_equals_one_call():
+    from qkdsym.curves import chunked
+    from qkdsym.protocols.tf_qkd import tf_curve
+
+    L = np.linspace(0.0, 500.0, 41)
+    whole = tf_curve(L)
+    parts = chunked(tf_curve, L, label="tf", progress=False, chunk=7)
+    assert np.array_equal(parts.distance_km, whole.distance_km)
+    np.testing.assert_allclose(parts.R, whole.R, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(parts.optimal["mu"], whole.optimal["mu"], rtol=1e-12)
+    assert parts.to_dict().keys() == whole.to_dict().keys()
