@@ -302,7 +302,6 @@ def compare(protocols: Sequence[str], distance_km: Any, *, at: Sequence[float] =
                 x = _root(_log_ratio(probs[a], probs[b].rate), lo, hi)
                 above = a if probs[a].rate(min(hi, x + 1e-3)) > probs[b].rate(min(hi, x + 1e-3)) else b
                 result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
-            bar.update(1)
     for x in at:
         validate("L", float(x))
         rates = {n: p.rate(float(x)) for n, p in probs.items()}
