@@ -39,7 +39,7 @@ True
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
@@ -48,7 +48,7 @@ from scipy.special import gammainc, gammaln
 
 from ..symbols import symbol
 
-__all__ = ["vacuum_weak_bounds", "lp_bounds", "Q_MU", "Q_NU", "EQ_NU"]
+__all__ = ["vacuum_weak_bounds", "lp_bounds", "check_lp_inputs", "Q_MU", "Q_NU", "EQ_NU"]
 
 #: observed quantities of the vacuum + weak decoy derivation
 Q_MU = sp.Symbol("Q_mu", nonnegative=True)
@@ -106,6 +106,27 @@ def _poisson_matrix(intensities: np.ndarray, N: int) -> tuple[np.ndarray, np.nda
     return P, tail
 
 
+def check_lp_inputs(intensities: Sequence[float], gains: Any, error_gains: Any, N: int, *,
+                    two_user: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate the inputs of a decoy LP: distinct finite intensities >= 0, gains and error gains in
+    ``[0, 1]`` of shape ``(m,)`` (``(m, m)`` for two users), truncation ``N >= 2`` (an int)."""
+    k = np.asarray(intensities, dtype=float)
+    Q = np.asarray(gains, dtype=float)
+    EQ = np.asarray(error_gains, dtype=float)
+    shape = (k.size, k.size) if two_user else (k.size,)
+    if not (k.ndim == 1 and k.size >= 2 and Q.shape == EQ.shape == shape):
+        raise ValueError(f"intensities must be 1-D (length m >= 2) and gains, error_gains of shape "
+                         f"{'(m, m)' if two_user else '(m,)'}")
+    if np.any(~np.isfinite(k)) or np.any(k < 0) or len(set(k.tolist())) != k.size:
+        raise ValueError(f"intensities = {k.tolist()} must be distinct, finite and >= 0")
+    for name, v in (("gains", Q), ("error_gains", EQ)):
+        if np.any(~np.isfinite(v)) or np.any(v < 0) or np.any(v > 1):
+            raise ValueError(f"{name} = {v.tolist()} must lie in the allowed range [0, 1]")
+    if not isinstance(N, int) or N < 2:
+        raise ValueError(f"truncation N = {N!r} is outside the allowed range [2, inf)")
+    return k, Q, EQ
+
+
 def lp_bounds(intensities: Sequence[float], gains: Sequence[float], error_gains: Sequence[float], *,
               N: int = 12) -> tuple[float, float]:
     """``(Y1_L, e1_U)`` from any set of intensities by linear programming.
@@ -118,18 +139,7 @@ def lp_bounds(intensities: Sequence[float], gains: Sequence[float], error_gains:
     ``Y1_L = 0``).  Variables are rescaled by the largest gain so the solver's
     absolute tolerances are relative ones.
     """
-    k = np.asarray(intensities, dtype=float)
-    Q = np.asarray(gains, dtype=float)
-    EQ = np.asarray(error_gains, dtype=float)
-    if not (k.ndim == 1 and k.shape == Q.shape == EQ.shape and k.size >= 2):
-        raise ValueError("intensities, gains and error_gains must be 1-D of the same length >= 2")
-    if np.any(~np.isfinite(k)) or np.any(k < 0) or len(set(k.tolist())) != k.size:
-        raise ValueError(f"intensities = {k.tolist()} must be distinct, finite and >= 0")
-    for name, v in (("gains", Q), ("error_gains", EQ)):
-        if np.any(~np.isfinite(v)) or np.any(v < 0) or np.any(v > 1):
-            raise ValueError(f"{name} = {v.tolist()} must lie in the allowed range [0, 1]")
-    if not isinstance(N, int) or N < 2:
-        raise ValueError(f"truncation N = {N!r} is outside the allowed range [2, inf)")
+    k, Q, EQ = check_lp_inputs(intensities, gains, error_gains, N)
     P, tail = _poisson_matrix(k, N)
     scale = float(Q.max()) if Q.max() > 0 else 1.0
 

@@ -54,6 +54,7 @@ from scipy.optimize import linprog
 from scipy.special import gammainc, gammaln
 
 from ..symbols import symbol
+from .decoy import check_lp_inputs
 
 __all__ = ["T_X", "T_Y", "TE_X", "four_intensity_bounds", "four_intensity_numeric", "lp_bounds_two_user"]
 
@@ -146,18 +147,7 @@ def lp_bounds_two_user(intensities: Sequence[float], gains: Any, error_gains: An
     with ``Y_mn`` in ``[0, 1]``.  ``Y11_L = min Y_11``; ``e11_U = max(e11 Y11)/Y11_L``
     clipped to 1/2 (1/2 where ``Y11_L = 0``).
     """
-    k = np.asarray(intensities, dtype=float)
-    Q = np.asarray(gains, dtype=float)
-    EQ = np.asarray(error_gains, dtype=float)
-    if not (k.ndim == 1 and k.size >= 2 and Q.shape == EQ.shape == (k.size, k.size)):
-        raise ValueError("intensities must be 1-D (length m >= 2) and gains, error_gains of shape (m, m)")
-    if np.any(~np.isfinite(k)) or np.any(k < 0) or len(set(k.tolist())) != k.size:
-        raise ValueError(f"intensities = {k.tolist()} must be distinct, finite and >= 0")
-    for name, val in (("gains", Q), ("error_gains", EQ)):
-        if np.any(~np.isfinite(val)) or np.any(val < 0) or np.any(val > 1):
-            raise ValueError(f"{name} must lie in the allowed range [0, 1]")
-    if not isinstance(N, int) or N < 2:
-        raise ValueError(f"truncation N = {N!r} is outside the allowed range [2, inf)")
+    k, Q, EQ = check_lp_inputs(intensities, gains, error_gains, N, two_user=True)
     P, inside = _poisson(k, N)
     rows = np.array([np.outer(P[i], P[j]).ravel() for i in range(k.size) for j in range(k.size)])
     tail = np.array([1.0 - inside[i] * inside[j] for i in range(k.size) for j in range(k.size)])
