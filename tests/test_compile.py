@@ -19,8 +19,10 @@ third else uniform in [0, 0.45]) plus a product grid of corner values.  A few
 hundred points per scenario always run; a sweep of several thousand is marked
 ``slow``.
 
-Known limit, marked ``xfail(strict=True)`` so that a fix shows up as XPASS:
-:func:`test_subnormal_gain` (a gain or dark-count probability below 2.2e-308).
+Known limit, tested as such: inputs whose small parameters multiply below
+1e-153 (products would underflow doubles) are refused with a pointer to the
+mpmath backend, which gets them right
+(:func:`test_subnormal_inputs_are_refused_not_miscomputed`).
 """
 
 from __future__ import annotations
