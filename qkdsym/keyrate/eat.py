@@ -68,10 +68,11 @@ exceeds it.
 
 Example
 -------
+>>> import sympy as sp
 >>> from qkdsym.keyrate.eat import finite_rate, min_tradeoff
 >>> mt = min_tradeoff()
->>> mt.g_expr
-1 + (1/2 - sqrt(16*w*(w - 1) + 3)/2)*log(1/2 - sqrt(16*w*(w - 1) + 3)/2)/log(2) + (sqrt(16*w*(w - 1) + 3)/2 + 1/2)*log(sqrt(16*w*(w - 1) + 3)/2 + 1/2)/log(2)
+>>> mt.g_expr.subs(mt.w, sp.Rational(3, 4)), round(float(mt.g(0.85)), 6), round(float(mt.dg(0.85)), 6)
+(0, 0.918531, 18.902679)
 >>> r = finite_rate(1e12, Q=0.5, e=0.01, S=2.7)
 >>> r["reason"], 0 < r["R"] < r["R_asymptotic"]
 ('positive', True)
@@ -231,8 +232,10 @@ def key_length(m: Any, w: Any, e: Any, *, gamma: Any, w_t: Any, budget: EATBudge
             * math.sqrt(math.log2(2 / budget.eps_c_EC ** 2)) + math.log2(2 / budget.eps_cor))
     pa = 2 * math.log2(1 / budget.eps_PA)
     ell = eat - chain - leak - pa
-    return {"ell": ell, "eat": eat, "v": v, "delta_est": delta_est, "w_threshold": p_thr, "chain": chain,
-            "k_max": k_max, "leak_EC": leak, "PA": pa}
+    out = {"ell": ell, "eat": eat, "v": v, "delta_est": delta_est, "w_threshold": p_thr, "chain": chain,
+           "k_max": k_max, "leak_EC": leak, "PA": pa}
+    shape = np.shape(ell)
+    return {k: np.array(np.broadcast_to(np.asarray(x, dtype=float), shape)) for k, x in out.items()}
 
 
 def _optimise(m: np.ndarray, w: np.ndarray, e: np.ndarray, budget: EATBudget, f_EC: float
@@ -329,11 +332,11 @@ def _observables(protocol: str, L: np.ndarray, beta: float, eta_d: float, p_d: f
     """Q_zz, e_zz, S over (distance, mu-candidate); mu candidates only for protocols that have mu."""
     from ..channel import midpoint_eta
     from ..compile import compile_protocol
-    from ..protocols import get_protocol
+    from ..protocols import PROTOCOLS, get_protocol
     from ..symbols import validate
 
     proto = get_protocol(protocol)
-    if getattr(proto, "rate", "diqkd") != "diqkd":
+    if proto.name not in PROTOCOLS or getattr(proto, "rate", "diqkd") != "diqkd":
         raise ValueError(f"protocol {protocol!r} is not a heralded CHSH (diqkd) protocol; EAT rates take "
                          "'ecs-diqkd' or 'bell-diqkd'")
     model = compile_protocol(proto.name)
