@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from qkdsym.keyrate.diqkd import diqkd_rate, eve_information
 from qkdsym.keyrate.eat import (W_CLASSICAL, W_QUANTUM, EATBudget, eat_curve, eat_rate, finite_rate, key_length,
-                                min_rounds, min_tradeoff)
+                                min_rounds, min_tradeoff, python_source)
 
 MT = min_tradeoff()
 
@@ -132,3 +132,16 @@ def test_min_rounds_is_the_positivity_edge():
     assert eat_rate("bell-diqkd", n * 1.01, 100.0)["R"] > 0
     assert eat_rate("bell-diqkd", n * 0.99, 100.0)["R"] == 0
     assert min_rounds("ecs-diqkd", 500.0) == math.inf  # no asymptotic key at 500 km
+
+
+def test_exported_python_module_needs_no_sympy_and_agrees():
+    src = python_source()
+    assert "sympy" not in src and "qkdsym" not in src.split('"""')[2]
+    ns: dict = {}
+    exec(compile(src, "<eat export>", "exec"), ns)
+    m, g = np.geomspace(1e5, 1e14, 7)[:, None], np.geomspace(1e-4, 0.4, 5)[None, :]
+    np.testing.assert_allclose(ns["key_length"](m, 0.84, 0.01, g, 0.83),
+                               key_length(m, 0.84, 0.01, gamma=g, w_t=0.83)["ell"], rtol=1e-12, atol=1e-6)
+    r = finite_rate(1e12, Q=0.5, e=0.01, S=2.7)
+    assert float(ns["rate"](1e12, 0.5, 0.01, 2.7, r["gamma"], r["w_t"])) == pytest.approx(r["R"], rel=1e-12)
+    assert float(ns["rate"](1e5, 0.5, 0.01, 2.7, 0.1, 0.8)) == 0.0
