@@ -2,15 +2,22 @@
 
 Statement used
 --------------
-The entropy accumulation theorem in the form of Arnon-Friedman, Dupuis, Fawzi,
-Renner and Vidick, Nat. Commun. 9, 459 (2018) (and Dupuis, Fawzi, Renner,
-Commun. Math. Phys. 379, 867 (2020), Thm. 4.4 -- the *original* second-order
-term, not the improved one of Dupuis-Fawzi 2019): for ``m`` rounds with an
-affine min-tradeoff function ``f`` and an event ``Omega`` of probability at
-least ``eps_EA`` on which the observed statistics give ``f(freq) >= t``,
+The entropy accumulation theorem with its *original* second-order term
+(Dupuis, Fawzi, Renner, Commun. Math. Phys. 379, 867 (2020), the EAT theorem;
+as applied to DIQKD by Arnon-Friedman, Dupuis, Fawzi, Renner, Vidick, Nat.
+Commun. 9, 459 (2018), Methods, and Arnon-Friedman, Renner, Vidick, SIAM J.
+Comput. 48, 181 (2019)) -- not the improved second-order term of
+Dupuis-Fawzi (IEEE TIT 65, 7596 (2019)).  For ``m`` rounds with an affine
+min-tradeoff function ``f`` and an event ``Omega`` of probability at least
+``eps_EA`` on which the observed statistics give ``f(freq) >= t``:
 
     H_min^{eps}(O^m | S^m E)_{rho|Omega} > m t - v sqrt(m),
     v = 2 (log2(1 + 2 d_O) + ceil(||grad f||_inf)) sqrt(1 - 2 log2(eps eps_EA)).
+
+Equation numbers are not given here on purpose: the reference search that was
+available returned these papers' abstracts only, so the statement above is
+written from the theorem, not copied from a numbered equation; check it
+against the paper before citing numbers.
 
 The protocol is the one of Arnon-Friedman, Renner, Vidick (SIAM J. Comput. 48,
 181 (2019), "Simple and tight device-independent security proofs", protocol

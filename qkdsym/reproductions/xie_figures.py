@@ -37,8 +37,8 @@ from ..keyrate.eat import eat_curve, min_rounds
 from ..plot import plot_curves
 from .report import write_csv
 
-__all__ = ["figure2", "figure3", "figure_claims", "figure_eat", "eat_table", "eat_claims", "write_eat_table", "FIG3_MISALIGNMENTS",
-           "SETTINGS", "EAT_DISTANCES", "EAT_ROUNDS"]
+__all__ = ["figure2", "figure3", "figure_claims", "figure_eat", "eat_table", "eat_claims", "write_eat_table",
+           "FIG3_MISALIGNMENTS", "SETTINGS", "EAT_DISTANCES", "EAT_ROUNDS"]
 
 SETTINGS = {"beta": 0.2, "eta_d": 0.8, "p_d": 1e-7}
 FIG3_MISALIGNMENTS = (0.0, 0.01, 0.03, 0.05, 0.07)
