@@ -145,3 +145,16 @@ def test_exported_python_module_needs_no_sympy_and_agrees():
     r = finite_rate(1e12, Q=0.5, e=0.01, S=2.7)
     assert float(ns["rate"](1e12, 0.5, 0.01, 2.7, r["gamma"], r["w_t"])) == pytest.approx(r["R"], rel=1e-12)
     assert float(ns["rate"](1e5, 0.5, 0.01, 2.7, 0.1, 0.8)) == 0.0
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["ecs-diqkd", "bell-diqkd"]), st.floats(0.0, 400.0), st.floats(0.3, 1.0),
+       st.sampled_from([0.0, 1e-7, 1e-5]), st.floats(0.0, 0.03))
+def test_protocol_curve_properties(protocol, L, eta_d, p_d, e_d):
+    n = np.logspace(7, 15, 9)
+    R = np.array([eat_curve(protocol, x, [L], eta_d=eta_d, p_d=p_d, e_d=e_d)["R"][0] for x in n])
+    c = eat_curve(protocol, 1e15, [L], eta_d=eta_d, p_d=p_d, e_d=e_d)
+    assert np.all(np.isfinite(R)) and np.all(R >= 0)
+    assert np.all(R <= c["R_asymptotic"][0] + 1e-15)
+    assert np.all(np.diff(R) >= -1e-3 * R[:-1] - 1e-15)  # non-decreasing in n (grid refinement: 1e-3)
+    assert (c["R"][0] > 0) == (c["reason"][0] == "positive")
