@@ -11,16 +11,15 @@ given by name.
 
   - every moment ``E[eta^n]`` of the lognormal law (``exp(n m + n^2 s^2/2)``) and of the
     Gamma-Gamma law;
-  - the linear-gain mean ``E[1 - exp(-mu eta)]`` over a Gamma variable
-    (``1 - (1 + mu c)^-alpha``), over the Gamma-Gamma law (a Meijer G function, evaluated
-    with mpmath) and over the beam-wandering law when its shape is ``lam = 2`` (then
-    ``eta/eta0 ~ Beta(k, 1)``, ``k = R^2/(2 sigma^2)``, and
-    ``E = 1 - k (mu eta0)^-k lowergamma(k, mu eta0)``).
+  - the linear-gain mean ``E[1 - exp(-mu eta)]`` over the Gamma-Gamma law (SymPy integrates
+    over ``X`` to ``1 - (1 + mu c Y/alpha)^-alpha``, then over ``Y`` to a Meijer G function,
+    evaluated with mpmath).
 
   There is no closed form for the gain over the lognormal law (the Laplace transform of
-  a lognormal has none) nor over the log-negative Weibull law with a general shape
-  ``lam`` (the Vasylyev law has ``lam != 2`` except in the limit ``a << W``): those, and
-  whatever SymPy cannot integrate, use the quadrature below.
+  a lognormal has none) nor over the log-negative Weibull (beam-wandering) law: its
+  shape ``lam`` is not 2 in general (only for ``lam = 2`` would ``eta/eta0`` be
+  ``Beta(k, 1)`` with a ``lowergamma`` mean gain); so the beam-wandering law is always
+  averaged by quadrature, as is whatever SymPy cannot integrate.
 * NumPy callable, or no closed form: the law's Gauss rule (:meth:`Fading.quadrature`):
   Gauss-Hermite in ``ln eta`` (lognormal), tensor generalised Gauss-Laguerre (Gamma-Gamma),
   Gauss-Legendre in the Rayleigh-distributed displacement (beam wandering), tensor
@@ -38,7 +37,7 @@ Example
 >>> eta, mu = sp.symbols("eta mu", positive=True)
 >>> law = LogNormalFading(mean_eta=0.1, scint_index=0.3)
 >>> closed_form_mean(law, eta**2)                       # derived by SymPy
-exp(2*m + 2*s**2)
+exp(2*m_ln + 2*s_ln**2)
 >>> round(mean_over(law, eta**2), 6)                    # = 0.1^2 (1 + 0.3)
 0.013
 >>> closed_form_mean(law, 1 - sp.exp(-mu * eta)) is None   # no closed form: quadrature
@@ -57,7 +56,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from .freespace import BeamWandering, Deterministic, Fading, GammaGammaFading, LogNormalFading, Product
+from .freespace import Deterministic, Fading, GammaGammaFading, LogNormalFading, Product
 
 __all__ = ["mean_over", "closed_form_mean"]
 
@@ -67,29 +66,23 @@ _ETA = sp.Symbol("eta", positive=True)
 def _law_form(law: Fading):
     """``(integration variables with density and limits, eta in them, {symbol: value})`` or ``None``."""
     if isinstance(law, Deterministic):
-        e = sp.Symbol("eta_0", nonnegative=True)
+        e = sp.Symbol("eta_det", nonnegative=True)
         return [], e, {e: law.eta}
     if isinstance(law, LogNormalFading):
-        z, s = sp.Symbol("z", real=True), sp.Symbol("s", positive=True)
-        m = sp.Symbol("m", real=True)
+        z, s = sp.Symbol("z", real=True), sp.Symbol("s_ln", positive=True)
+        m = sp.Symbol("m_ln", real=True)
         dens = sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
         return [(z, dens, -sp.oo, sp.oo)], sp.exp(m + s * z), {m: law.m, s: law.s}
     if isinstance(law, GammaGammaFading):
         x, y = sp.symbols("x y", positive=True)
-        a, b, c = sp.symbols("alpha beta c", positive=True)
+        a, b, c = sp.symbols("alpha_gg beta_gg mean_gg", positive=True)
         dx = a**a * x ** (a - 1) * sp.exp(-a * x) / sp.gamma(a)
         dy = b**b * y ** (b - 1) * sp.exp(-b * y) / sp.gamma(b)
         return [(x, dx, 0, sp.oo), (y, dy, 0, sp.oo)], c * x * y, {a: law.alpha, b: law.beta, c: law.mean_eta}
-    if isinstance(law, BeamWandering) and abs(law.lam - 2.0) < 1e-12:
-        u = sp.Symbol("u", positive=True)
-        k, e0 = sp.symbols("k eta0", positive=True)
-        return [(u, k * u ** (k - 1), 0, 1)], e0 * u, {k: law.R**2 / (2 * law.sigma_m**2), e0: law.eta0}
     return None
 
 
 def _kind(law: Fading) -> str:
-    if isinstance(law, BeamWandering):
-        return "beam-wandering-lam2" if abs(law.lam - 2.0) < 1e-12 else "beam-wandering"
     return type(law).__name__
 
 
@@ -99,7 +92,7 @@ def _derive(kind: str, expr: sp.Expr, form_key: Any) -> sp.Expr | None:
     integrand = expr.subs(_ETA, eta_expr)
     for var, dens, lo, hi in variables:
         result = None
-        for meijerg in (True, None):
+        for meijerg in (True,):
             r = sp.integrate(sp.expand(integrand * dens), (var, lo, hi), conds="none", meijerg=meijerg)
             if not r.has(sp.Integral) and not r.has(sp.nan, sp.zoo):
                 result = r
@@ -121,16 +114,19 @@ def _normalise(expr: sp.Expr) -> sp.Expr:
 def closed_form_mean(law: Fading, expr: Any) -> sp.Expr | None:
     """``E[expr(eta)]`` derived by SymPy in the law's own parameters, or ``None`` when there is none.
 
-    The parameters are symbols of the law (lognormal ``m, s``; Gamma-Gamma ``alpha, beta, c``
-    (= mean); beam wandering with ``lam = 2``: ``k, eta0``; deterministic ``eta_0``) plus the
-    other symbols of ``expr``. A :class:`~qkdsym.channel.freespace.Product` has no closed form here.
+    The parameters are symbols of the law (lognormal ``m_ln, s_ln`` of ``ln eta``; Gamma-Gamma
+    ``alpha_gg, beta_gg, mean_gg``; deterministic ``eta_det``) plus the other symbols of ``expr``. The beam-wandering
+    law and a :class:`~qkdsym.channel.freespace.Product` have no closed form here.
     """
     form = _law_form(law)
     if form is None:
         return None
-    variables, eta_expr, _ = form
-    key = (tuple(variables), eta_expr, None)
-    return _derive(_kind(law), _normalise(expr), key)
+    variables, eta_expr, law_values = form
+    expr = _normalise(expr)
+    clash = sorted({s.name for s in expr.free_symbols} & {s.name for s in law_values})
+    if clash:
+        raise ValueError(f"the rate uses the name(s) {clash} reserved for the parameters of {type(law).__name__}")
+    return _derive(_kind(law), expr, (tuple(variables), eta_expr, None))
 
 
 def _evaluate(expr: sp.Expr, values: dict[sp.Symbol, Any]) -> Any:
