@@ -14,7 +14,7 @@ from scipy import integrate, special, stats
 from qkdsym.channel.freespace import (
     BeamWandering, Deterministic, GammaGammaFading, LogNormalFading, Product, beam_width_m, capture_eta,
     diffraction_eta, extinction_eta, gamma_gamma_parameters, horizontal_link, pointing_mean_eta, pointing_sigma_m,
-    rayleigh_range_m, rytov_variance,
+    rayleigh_range_m, rytov_variance, beam_wander_sigma_m,
 )
 
 K = 4.0
@@ -240,8 +240,14 @@ def test_horizontal_link_limits():
     assert isinstance(weak.random[-1], LogNormalFading)
     strong = horizontal_link(2.0, jitter_urad=5.0, Cn2=1e-13, **kw)
     assert isinstance(strong.random[-1], GammaGammaFading)
-    # unit-mean scintillation leaves the mean transmittance unchanged
-    assert strong.mean() == pytest.approx(wander.mean(), rel=1e-12)
+    # unit-mean scintillation leaves the mean transmittance unchanged (turbulent wander off)
+    strong_nw = horizontal_link(2.0, jitter_urad=5.0, Cn2=1e-13, beam_wander=False, **kw)
+    assert strong_nw.mean() == pytest.approx(wander.mean(), rel=1e-12)
+    # turbulent wander adds in quadrature to the pointing jitter
+    s_turb = beam_wander_sigma_m(1e-13, 2.0, 0.02)
+    assert s_turb == pytest.approx(math.sqrt(1.919e-13 * 2000.0**3 * 0.04 ** (-1 / 3)))
+    assert strong.random[0].sigma_m == pytest.approx(math.hypot(pointing_sigma_m(2.0, 5.0), s_turb))
+    assert beam_wander_sigma_m(0.0, 2.0, 0.02) == 0.0
     assert wander.mean() == pytest.approx(
         extinction_eta(2.0, db_per_km=0.5) * pointing_mean_eta(0.05, beam_width_m(2.0, 0.02, 850),
                                                                pointing_sigma_m(2.0, 5.0)), rel=0.01)
