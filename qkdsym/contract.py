@@ -185,6 +185,15 @@ class Engine:
     def export(self, to: str, path: Path, choices: Mapping[str, str]) -> list[Path]:
         raise NotImplementedError("no export")
 
+    def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        """True when one point may be evaluated by the compiled module (cached on disk between processes):
+        then ``compiled(choices)`` must exist.  Its outputs and ``R`` are the point's result."""
+        return False
+
+    def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        """Add protocol-specific notes (e.g. why R = 0) to a compiled-module result."""
+        return out
+
     def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         """The optimised point at distance ``L``: ``R``, ``<free>_opt`` and the curve's observables there."""
         c = self.curve([float(L)], values, choices, False)
@@ -607,6 +616,8 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
             raise ValueError(f"{proto.name} needs {flags} at a given eta (or give L to optimise "
                              f"{'them' if len(missing) > 1 else 'it'} at that distance)")
         out = eng.optimum(float(L), s.values, s.choices)
+    elif eng.point_module(s.choices, s.values):
+        out = _module_point(proto, eng, {**s.values, **pt}, s.choices)
     else:
         out = eng.evaluate({**s.values, **pt}, s.choices)
     res = _finite_dict(out, proto)
@@ -619,6 +630,35 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
                        **({"clock_Hz": float(clock)} if clock is not None else {})}
     res["protocol"] = proto.name
     return res
+
+
+_MODULES: dict[str, dict[str, Any]] = {}
+
+
+def _module_point(proto: Protocol, eng: Engine, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict:
+    """One point through the compiled NumPy module, loaded from the on-disk cache when another process
+    made it (no derivation then); the engine's exact evaluation where the module refuses (underflow)."""
+    from . import cache
+
+    key = cache.key(proto.name, *(f"{k}={v}" for k, v in sorted(choices.items())))
+    ns = _MODULES.get(key)
+    if ns is None:
+        text = cache.load(key)
+        if text is None:
+            text = eng.compiled(choices).source
+            cache.store(key, text)
+        ns = {}
+        exec(compile(text, f"<qkdsym compiled {proto.name}>", "exec"), ns)
+        _MODULES[key] = ns
+    args = {p: values[p] for p in ns["PARAMETERS"]}
+    try:
+        out = dict(ns["observables"](**args))
+        out["R"] = float(ns["key_rate"](**args))
+    except ValueError as exc:
+        if "mpmath" not in str(exc):
+            raise
+        return eng.evaluate(values, choices)
+    return eng.annotate({k: v for k, v in out.items() if k not in values}, choices)
 
 
 def _clock_into(proto: Protocol, given: dict[str, Any], clock: float | None) -> dict[str, Any]:

@@ -64,6 +64,23 @@ class HeraldedEngine(Engine):
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         return self.legacy.evaluate(**self._scenario_values(values, choices))
 
+    def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        return True
+
+    def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        Q, e, S = out.get("Q_zz"), out.get("e_zz"), out.get("S")
+        if None in (Q, e, S):
+            return out
+        if Q == 0:
+            out["R_reason"] = "no heralded rounds: Q_zz = 0 (e_zz and S undefined, reported as 0.5 and 0)"
+        elif abs(S) <= 2:
+            out["R_reason"] = f"no CHSH violation: S = {S:g} <= 2"
+        elif out["R"] <= 0:
+            out["R_reason"] = "error correction and Eve's information exceed one bit per round: bracket <= 0"
+        else:
+            out["R_reason"] = "positive"
+        return out
+
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
         from ..curves import sweep
@@ -187,6 +204,12 @@ class _BB84Decoy(Engine):
         from . import get_protocol
 
         return get_protocol(self.name).derivations()
+
+    def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        return values.get("N") is None and choices["decoy"] != "lp"
+
+    def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        return {k: v for k, v in out.items() if k not in ("f", "q")}
 
     def compiled(self, choices: Mapping[str, str]) -> Any:
         if choices["decoy"] == "lp":
