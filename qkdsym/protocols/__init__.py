@@ -5,7 +5,7 @@ Every protocol is declared under the contract (:mod:`qkdsym.contract`) in
 :mod:`qkdsym.protocols.engines`, which wrap the protocol modules.  The
 per-protocol objects of the modules stay available:
 
->>> from qkdsym.protocols import PROTOCOLS
+>>> from qkdsym.protocols import PROTOCOLS, RATE_PROTOCOLS
 >>> sorted(PROTOCOLS)
 ['bell-diqkd', 'ecs-diqkd']
 >>> {'async-mdi', 'bb84-sps', 'bb84-wcp-decoy', 'mdi-decoy', 'tf-qkd'} <= set(RATE_PROTOCOLS)

@@ -175,6 +175,9 @@ TF_QKD = Protocol(
     params=(Param("mu", role="free", bounds=(1e-4, 1.0), help="total intensity (mu/2 per user)"),
             Param("M", flag="--slices", aliases=("--M",), help="number of phase slices"), _ED, _PD, _ETAD, _BETA,
             _F, _CLOCK, Param("duty", help="fraction of time slots carrying quantum signals")),
+    variants=(Variant("phase_error", ("pm-qkd", "parity"), "pm-qkd",
+                      "phase-error bound: (B27) of Ma-Zeng-Zhou 2018 (M slices, e_d, dark counts) or the exact "
+                      "even-photon fraction of the virtual parity measurement", flag="--phase-error"),),
     rate_unit="bit/pulse", geometry="midpoint", param_sets=(ZHOU2023_TF,),
     engine="qkdsym.protocols.engines:TF", exports=("json",),
     citation="X. Ma, P. Zeng, H. Zhou, Phys. Rev. X 8, 031043 (2018)",

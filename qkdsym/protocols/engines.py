@@ -331,6 +331,11 @@ class _Async(Engine):
         return _legacy_export(self.name, to, path, None)
 
 
+#: points of the tf-qkd checks: (mu, eta, M, e_d, p_d)
+TF_POINTS = ((0.12, 3e-4, 16, 0.02, 3.42e-9), (0.05, 0.1, 8, 0.0, 1e-6), (0.3, 0.01, 16, 0.05, 0.0),
+             (0.02, 1e-3, 32, 0.01, 1e-7), (0.2, 0.5, 4, 0.03, 1e-5), (0.08, 2e-5, 16, 0.02, 3.42e-9))
+
+
 class _TF(Engine):
     name = "tf-qkd"
     _KEYS = ("M", "e_d", "p_d", "eta_d", "beta", "f", "F", "duty")
@@ -338,22 +343,49 @@ class _TF(Engine):
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         from .tf_qkd import tf_eval
 
-        return tf_eval(values["mu"], **_where(values), **{k: values[k] for k in self._KEYS})
+        return tf_eval(values["mu"], phase_error=choices["phase_error"], **_where(values),
+                       **{k: values[k] for k in self._KEYS})
 
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
         from .tf_qkd import tf_curve
 
         _refuse_fixed(self.name, values, ("mu",))
-        return tf_curve(distance_km, **{k: values[k] for k in self._KEYS})
+        return tf_curve(distance_km, phase_error=choices["phase_error"], **{k: values[k] for k in self._KEYS})
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        """(B27) of the PM-QKD appendix against the default phase error, and (with QuTiP) the parity-projection
+        model against Q_mu, E_Z and both phase-error variants, at :data:`TF_POINTS`."""
+        from ..verify.runner import CheckRow
+        from .tf_qkd import ORACLES, _model, photon_components
+
+        rows = []
+        for mu, eta, M, e_d, p_d in TF_POINTS:
+            label = f"mu={mu:g} eta={eta:g} M={M} e_d={e_d:g} p_d={p_d:g}"
+            o = _model(eta, mu, M, e_d, p_d, 1.16)
+            pc = photon_components(eta, mu, M=M, e_d=e_d, p_d=p_d)
+            b27 = ORACLES["B27 E_X"][0](pc["q_k"], pc["e_k"])
+            ok = abs(float(o["E_X"]) - b27) <= 1e-9 * max(abs(b27), 1e-300)
+            rows.append(CheckRow(self.name, "printed", "Ma-Zeng-Zhou (B27) " + label, "E_X", "numeric",
+                                 f"derived {float(o['E_X']):.12g} vs (B27) {b27:.12g}", ok))
+            if not qutip:
+                continue
+            from ..verify.qutip_tf import tf_parity_model
+
+            m = tf_parity_model(mu, eta, M=M, e_d=e_d, p_d=p_d)
+            par = _model(eta, mu, M, e_d, p_d, 1.16, "parity")
+            for obs, closed, model in (("Q_mu", float(o["Q_mu"]), m.Q_mu), ("E_Z", float(o["E_Z"]), m.E_Z),
+                                       ("E_X", float(o["E_X"]), m.E_X_pm_qkd), ("E_X_parity", float(par["E_X"]),
+                                                                          m.E_X_parity)):
+                good = abs(closed - model) <= 1e-8 * max(abs(closed), abs(model)) + 1e-15
+                rows.append(CheckRow(self.name, "qutip", label, obs, "agree" if good else "DIFFER",
+                                     f"closed {closed:.12g} vs QuTiP {model:.12g} (cutoff {m.cutoff})", good))
+        return rows
 
     def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         from . import get_protocol
 
         return get_protocol(self.name).derivations()
-
-    def verify(self, qutip: bool = True) -> list[Any]:
-        return _verify(self.name, qutip)
 
     def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
         return _legacy_export(self.name, to, path, None)
