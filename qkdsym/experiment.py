@@ -109,8 +109,10 @@ def parameter(name: str, meaning: str, lo: float, hi: float | None, *, unit: str
     """Declare a new parameter (domain ``[lo, hi]``, ``hi=None``: unbounded) and register it.
 
     The unit, if any, is appended to the meaning as in the built-in table
-    (``"fibre loss coefficient (dB/km)"``).  Declaring the same parameter
-    twice is harmless; another definition under a taken name is a ValueError.
+    (``"fibre loss coefficient (dB/km)"``).  A name already defined with the
+    same domain is reused as it is (so a plugin keeps working when qkdsym
+    later defines the parameter itself); another domain under a taken name is
+    a ValueError.
 
     >>> p = parameter("eta_demo", "demo transmittance", 0, 1, latex=r"\\eta_{demo}")
     >>> p.range_text(), p.symbol.is_positive
@@ -123,6 +125,9 @@ def parameter(name: str, meaning: str, lo: float, hi: float | None, *, unit: str
     hi = None if hi is None else float(hi)
     if not math.isfinite(lo) or (hi is not None and not (math.isfinite(hi) and hi > lo)):
         raise ValueError(f"parameter {name!r}: domain [{lo}, {hi}] must have finite lo < hi (hi=None: unbounded)")
+    old = PARAMS.get(name)
+    if old is not None and (old.lo, old.hi, old.lo_open, old.hi_open) == (lo, hi, lo_open, hi_open):
+        return old   # already defined (by qkdsym or an earlier declaration) with the same domain
     assumptions = {"positive": True} if lo >= 0 else {"real": True}
     description = f"{meaning} ({unit})" if unit else meaning
     latex = latex if latex is not None else sp.latex(sp.Symbol(name))
@@ -575,6 +580,8 @@ class Experiment:
         and must name exactly those the experiment uses; ``scenarios`` are
         substitutions by parameter name (default: one scenario "general");
         ``free`` gives the parameters a curve optimises and their search range.
+        The protocol keeps the snapshot as its ``experiment`` attribute, which
+        :func:`qkdsym.verify.twin.numeric_twin` replays.
         """
         self.check()
         snap = self.copy()
