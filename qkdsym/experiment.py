@@ -71,7 +71,7 @@ Experiment (Alice: qubit A, Bob: qubit B)
   4. loss on b: transmittance eta
   5. misalignment on b: error e_d
   6. beam splitter (a, b) -> (c, d), transmissivity 1/2
-  7. detectors: c: threshold (efficiency 1, p_d p_d); d: threshold (efficiency 1, p_d p_d)
+  7. detectors: c: threshold (efficiency 1, dark counts p_d); d: threshold (efficiency 1, dark counts p_d)
   8. herald D1: c=click, d=no click
   9. herald D2: c=no click, d=click; Bob flips B1
 """
@@ -184,7 +184,7 @@ class Threshold:
         _check_ref(self.p_d, "dark-count probability", "p_d")
 
     def __str__(self) -> str:
-        return f"threshold (efficiency {_fmt(self.efficiency)}, p_d {_fmt(self.p_d)})"
+        return f"threshold (efficiency {_fmt(self.efficiency)}, dark counts {_fmt(self.p_d)})"
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ class PNR:
         _check_ref(self.p_d, "dark-count probability", "p_d")
 
     def __str__(self) -> str:
-        return f"PNR (efficiency {_fmt(self.efficiency)}, p_d {_fmt(self.p_d)})"
+        return f"PNR (efficiency {_fmt(self.efficiency)}, dark counts {_fmt(self.p_d)})"
 
 
 # -------------------------------------------------------------------- steps
@@ -529,8 +529,9 @@ class Experiment:
             elif isinstance(s, Misalignment):
                 if isinstance(s.error, str):
                     st = _phase_shift(st, s.mode, sp.Symbol(f"delta_step{k}", real=True))
-                else:
-                    st = _phase_shift(st, s.mode, sp.acos(1 - 2 * sym(s.error)))
+                else:   # exp(i delta) = cos + i sin with cos = 1 - 2 e, sin = 2 sqrt(e (1 - e))
+                    e = sym(s.error)
+                    st = st.linear_map([s.mode], sp.Matrix([[1 - 2 * e + 2 * sp.I * sp.sqrt(e * (1 - e))]]))
             elif isinstance(s, BeamSplitter):
                 st = _beam_splitter(st, s.modes, out=s.out, T=sym(s.transmissivity))
         dets: dict[str, ThresholdDetector | PhotonNumberDetector] = {}

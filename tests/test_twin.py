@@ -190,6 +190,24 @@ def test_user_protocol_unequal_links_pnr_matches_its_twin():
     assert tw["S"] < eq["S"] - 0.05                                 # interference needs balanced arms
 
 
+def test_detector_efficiency_is_loss_in_front_of_the_detector():
+    """Threshold(efficiency=eta_d) = extra loss eta_d (closed form and twin); a PNR detector with
+    efficiency and dark counts, derived and replayed, agrees with its twin."""
+    thr = ecs_experiment(detector=Threshold(efficiency="eta_d", p_d="p_d"))
+    pnr = ecs_experiment(detector=PNR(efficiency="eta_d", p_d="p_d"), one=1)
+    ref = get_protocol("ecs-diqkd")
+    p_thr = thr.protocol("ecs-eta-d", "ECS with a detector efficiency")
+    p_pnr = pnr.protocol("ecs-pnr-eta-d", "ECS with PNR detectors of efficiency eta_d")
+    for v in ecs_points(2, seed=5):
+        v = {**v, "eta_d": 0.8}
+        merged = ref.evaluate(**{**{k: x for k, x in v.items() if k != "eta_d"}, "eta": v["eta"] * 0.8})
+        cf, tw = p_thr.evaluate(**v), numeric_twin(thr, v)
+        for k in ("Q_zz", "e_zz", "S"):
+            assert cf[k] == pytest.approx(merged[k], rel=1e-12) and close(tw[k], cf[k]), (k, v)
+        rel = twin_vs_closed_form(p_pnr, v)
+        assert max(rel.values()) < REL, rel
+
+
 def test_plugin_file_end_to_end():
     mod = load_plugin()
     proto = mod.PROTOCOL

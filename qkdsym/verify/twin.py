@@ -3,7 +3,12 @@
 The twin reads the same recorded steps as :meth:`Experiment.symbolic
 <qkdsym.experiment.Experiment.symbolic>` but shares none of the symbolic
 machinery -- no coherent-state (Bargmann) terms, no generating functions, no
-POVM kernels, no SymPy.  It is an interpreter over QuTiP 5 density matrices:
+POVM kernels, no SymPy, no closed forms.  It is an interpreter over a
+truncated density matrix: states and operators are built with QuTiP 5
+(``basis``, ``tensor``, ``destroy``, ``num``, ``Qobj.expm``) and the joint
+density matrix is a NumPy tensor into which each local operator is contracted
+on its subsystems' axes (what ``qutip.expand_operator`` and ``U rho U^dag``
+would give, without ``dim x dim`` operators):
 
 * every qubit is a 2-level space, every optical mode a Fock space truncated at
   ``cutoff`` photons (dimension ``cutoff``);
