@@ -27,7 +27,7 @@ from qkdsym.experiment import PNR, Experiment, Threshold, parameter
 from qkdsym.optics.detectors import PhotonNumberDetector, ThresholdDetector
 from qkdsym.protocols import get_protocol
 from qkdsym.symbols import PARAMS, Parameter, register_parameter
-from qkdsym.verify.twin import _beam_splitter, numeric_twin, twin_vs_closed_form
+from qkdsym.verify.twin import _beam_splitter, numeric_twin, sample_points, twin_check, twin_vs_closed_form
 
 PLUGIN = Path(__file__).parent / "plugins" / "my_ecs_unequal.py"
 REL = 1e-8     # twin vs closed form, relative
@@ -64,6 +64,13 @@ def load_plugin():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def plugin():
+    """The user's file, loaded by path as ``--protocol-file`` would (once per module: derivations are cached
+    per protocol object)."""
+    return load_plugin()
 
 
 def close(twin: float, closed: float) -> bool:
@@ -174,8 +181,8 @@ def test_twin_cutoff_convergence_history():
     assert fixed["converged"] is None and fixed["Q_zz"] == pytest.approx(tw["history"][0][1], rel=1e-14)
 
 
-def test_user_protocol_unequal_links_pnr_matches_its_twin():
-    proto = load_plugin().PROTOCOL
+def test_user_protocol_unequal_links_pnr_matches_its_twin(plugin):
+    proto = plugin.PROTOCOL
     worst = 0.0
     for v in ecs_points(4, seed=21, unequal=True):
         rel = twin_vs_closed_form(proto, v)
@@ -208,9 +215,8 @@ def test_detector_efficiency_is_loss_in_front_of_the_detector():
         assert max(rel.values()) < REL, rel
 
 
-def test_plugin_file_end_to_end():
-    mod = load_plugin()
-    proto = mod.PROTOCOL
+def test_plugin_file_end_to_end(plugin):
+    proto = plugin.PROTOCOL
     assert proto.parameters == ("mu", "eta_a", "eta_b", "p_d", "e_d") and dict(proto.free) == {"mu": (1e-6, 2.0)}
     mu = PARAMS["mu"].symbol
     ideal = proto.derive("ideal").expressions
@@ -226,6 +232,18 @@ def test_plugin_file_end_to_end():
     m = v["mu"] * (v["eta_a"] + v["eta_b"])
     Q = math.exp(-m) * (m * (1 - v["p_d"]) ** 2 + 2 * v["p_d"] * (1 - v["p_d"]))
     assert ev["Q_zz"] == pytest.approx(Q, rel=1e-13)
+
+
+def test_twin_check_samples_the_user_parameters(plugin):
+    proto = plugin.PROTOCOL
+    pts = sample_points(proto, 3, seed=4)
+    for pt in pts:
+        assert set(pt) == set(proto.parameters) and 0.01 <= pt["mu"] <= 0.5
+        assert 0 <= pt["eta_a"] <= 1 and 0 <= pt["eta_b"] <= 1 and 0 <= pt["e_d"] <= 0.5
+    rows = twin_check(proto, pts[:2])
+    assert len(rows) == 6 and all(r["ok"] for r in rows), rows
+    bad = twin_check(proto, pts[:1], rtol=1e-30, atol=0)      # the comparison can fail
+    assert not all(r["ok"] for r in bad)
 
 
 # ------------------------------------------------------------- bad input

@@ -68,7 +68,7 @@ from ..experiment import (PNR, BeamSplitter, CatSource, Experiment, Loss, Misali
                           SpinPhotonSource)
 from ..symbols import PARAMS, validate
 
-__all__ = ["numeric_twin", "twin_vs_closed_form"]
+__all__ = ["numeric_twin", "twin_vs_closed_form", "twin_check", "sample_points"]
 
 #: the largest Hilbert-space dimension the twin builds (density matrices of this size squared)
 MAX_DIM = 4096
@@ -331,3 +331,61 @@ def twin_vs_closed_form(protocol: Any, values: Mapping[str, float], **kw: Any) -
     closed = protocol.evaluate(**values)
     return {k: abs(twin[k] - closed[k]) / abs(closed[k]) if closed[k] != 0 else abs(twin[k])
             for k in ("Q_zz", "e_zz", "S")}
+
+
+def sample_points(protocol: Any, n: int = 4, seed: int = 0, *, intensity_max: float = 0.5) -> list[dict[str, float]]:
+    """``n`` random points of ``protocol``'s parameters inside their domains.
+
+    Free (optimised) parameters are drawn from their search range capped at
+    ``intensity_max``, unbounded parameters from ``[lo, lo + 1]``, the others
+    from their domain; open bounds are kept clear by 1e-3 of the width.
+    """
+    import random
+
+    if n < 1:
+        raise ValueError(f"n = {n!r} is outside the allowed range [1, inf)")
+    rng = random.Random(seed)
+    free = dict(getattr(protocol, "free", {}) or {})
+    out = []
+    for _ in range(n):
+        pt = {}
+        for name in protocol.parameters:
+            p = PARAMS[name]
+            lo, hi = p.lo, (p.lo + 1.0 if p.hi is None else p.hi)
+            if name in free:
+                lo, hi = max(lo, free[name][0], min(0.01, intensity_max)), min(hi, free[name][1], intensity_max)
+            pad = 1e-3 * (hi - lo)
+            pt[name] = rng.uniform(lo + (pad if p.lo_open else 0.0), hi - (pad if p.hi_open else 0.0))
+        out.append(pt)
+    return out
+
+
+def twin_check(protocol: Any, points: list[Mapping[str, float]] | None = None, *, n: int = 4, seed: int = 0,
+               rtol: float = 1e-8, atol: float = 1e-12, **kw: Any) -> list[dict[str, Any]]:
+    """Compare a builder-made protocol's closed forms with its numeric twin.
+
+    One row per point and observable: ``point``, ``observable``, ``closed``,
+    ``twin``, ``cutoff``, ``ok`` (``|twin - closed| <= max(rtol |closed|, atol)``
+    and the cutoff converged).  ``points`` default to :func:`sample_points`.
+
+    >>> from qkdsym.experiment import Experiment, Threshold
+    >>> exp = (Experiment().cat_source("A", "a").cat_source("B", "b").loss("a").loss("b")
+    ...        .beam_splitter(("a", "b"), out=("c", "d")).detectors({"c": Threshold(), "d": Threshold()})
+    ...        .herald("D1", {"c": True, "d": False}).herald("D2", {"c": False, "d": True}, flips={"B1"}))
+    >>> rows = twin_check(exp.protocol("ecs-lossy", "ECS, loss only"), n=2)
+    >>> len(rows), all(r["ok"] for r in rows)
+    (6, True)
+    """
+    exp = getattr(protocol, "experiment", None)
+    if exp is None:
+        raise ValueError(f"{getattr(protocol, 'name', protocol)!r} was not built by Experiment.protocol: "
+                         "it has no recorded experiment to replay")
+    rows = []
+    for pt in (points if points is not None else sample_points(protocol, n, seed)):
+        twin = numeric_twin(exp, pt, **kw)
+        closed = protocol.evaluate(**pt)
+        for k in ("Q_zz", "e_zz", "S"):
+            ok = abs(twin[k] - closed[k]) <= max(rtol * abs(closed[k]), atol) and twin["converged"] is not False
+            rows.append({"point": dict(pt), "observable": k, "closed": closed[k], "twin": twin[k],
+                         "cutoff": twin["cutoff"], "ok": bool(ok)})
+    return rows
