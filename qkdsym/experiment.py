@@ -108,15 +108,15 @@ def parameter(name: str, meaning: str, lo: float, hi: float | None, *, unit: str
               lo_open: bool = False, hi_open: bool = False) -> Parameter:
     """Declare a new parameter (domain ``[lo, hi]``, ``hi=None``: unbounded) and register it.
 
-    The unit, if any, is appended to the meaning as in the built-in table
-    (``"fibre loss coefficient (dB/km)"``).  A name already defined with the
+    ``unit`` is the parameter's unit (``"1"`` when dimensionless, as in
+    :data:`qkdsym.symbols.UNITS`).  A name already defined with the
     same domain is reused as it is (so a plugin keeps working when qkdsym
     later defines the parameter itself); another domain under a taken name is
     a ValueError.
 
-    >>> p = parameter("eta_demo", "demo transmittance", 0, 1, latex=r"\\eta_{demo}")
-    >>> p.range_text(), p.symbol.is_positive
-    ('[0, 1]', True)
+    >>> p = parameter("eta_demo", "demo transmittance", 0, 1, unit="1", latex=r"\\eta_{demo}")
+    >>> p.range_text(), p.unit, p.symbol.is_positive
+    ('[0, 1]', '1', True)
     >>> from qkdsym.symbols import PARAMS; del PARAMS["eta_demo"]
     """
     if not isinstance(name, str) or not name.isidentifier():
@@ -128,11 +128,9 @@ def parameter(name: str, meaning: str, lo: float, hi: float | None, *, unit: str
     old = PARAMS.get(name)
     if old is not None and (old.lo, old.hi, old.lo_open, old.hi_open) == (lo, hi, lo_open, hi_open):
         return old   # already defined (by qkdsym or an earlier declaration) with the same domain
-    assumptions = {"positive": True} if lo >= 0 else {"real": True}
-    description = f"{meaning} ({unit})" if unit else meaning
     latex = latex if latex is not None else sp.latex(sp.Symbol(name))
-    return register_parameter(Parameter(name, sp.Symbol(name, **assumptions), latex, description, lo, hi,
-                                        lo_open, hi_open))
+    return register_parameter(Parameter(name, "positive" if lo >= 0 else "real", latex, meaning, lo, hi,
+                                        lo_open, hi_open, unit=unit))
 
 
 def _check_ref(value: Ref, role: str, role_param: str) -> Ref:

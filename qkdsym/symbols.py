@@ -257,31 +257,3 @@ def validate_all(**values: Any) -> dict[str, Any]:
         if v is not None:
             validate(k, v)
     return values
-
-
-def register_parameter(param: Parameter) -> Parameter:
-    """Add a user's parameter to :data:`PARAMS` (e.g. ``eta_a`` for one link of an asymmetric setup).
-
-    Registering the same definition twice is a no-op; a different definition
-    under a name already taken is a ``ValueError``, so a plugin cannot silently
-    change the domain of a built-in parameter.
-
-    >>> import sympy as sp
-    >>> p = Parameter("eta_x", sp.Symbol("eta_x", positive=True), r"\\eta_{x}", "example transmittance", 0.0, 1.0)
-    >>> register_parameter(p) is p, PARAMS["eta_x"].range_text()
-    (True, '[0, 1]')
-    >>> del PARAMS["eta_x"]
-    """
-    if not isinstance(param, Parameter):
-        raise TypeError(f"register_parameter takes a Parameter, got {type(param).__name__}")
-    if not param.name.isidentifier():
-        raise ValueError(f"parameter name {param.name!r} is not a Python identifier")
-    old = PARAMS.get(param.name)
-    if old is not None:
-        if old == param:
-            return old
-        raise ValueError(f"parameter {param.name!r} is already defined as {old.description!r} with range "
-                         f"{old.range_text()}; choose another name")
-    PARAMS[param.name] = param
-    return param
-__all__.append("register_parameter")

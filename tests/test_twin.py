@@ -27,7 +27,8 @@ from qkdsym.experiment import PNR, Experiment, Threshold, parameter
 from qkdsym.optics.detectors import PhotonNumberDetector, ThresholdDetector
 from qkdsym.protocols import get_protocol
 from qkdsym.symbols import PARAMS, Parameter, register_parameter
-from qkdsym.verify.twin import _beam_splitter, numeric_twin, sample_points, twin_check, twin_vs_closed_form
+from qkdsym.verify.twin import (_beam_splitter, numeric_twin, sample_points, twin_check, twin_rows,
+                                twin_vs_closed_form)
 
 PLUGIN = Path(__file__).parent / "plugins" / "my_ecs_unequal.py"
 REL = 1e-8     # twin vs closed form, relative
@@ -244,6 +245,8 @@ def test_twin_check_samples_the_user_parameters(plugin):
     assert len(rows) == 6 and all(r["ok"] for r in rows), rows
     bad = twin_check(proto, pts[:1], rtol=1e-30, atol=0)      # the comparison can fail
     assert not all(r["ok"] for r in bad)
+    rows = twin_rows(proto, pts[2:])                           # the rows `qkdsym verify` prints
+    assert [(r.kind, r.observable, r.ok) for r in rows] == [("twin", k, True) for k in ("Q_zz", "e_zz", "S")]
 
 
 # ------------------------------------------------------------- bad input
@@ -281,10 +284,13 @@ def test_bad_input_is_refused_with_name_value_and_range():
 
 def test_parameter_registry():
     p = parameter("eta_test_reg", "test transmittance", 0, 1, unit="1")
-    assert PARAMS["eta_test_reg"] is p and p.description == "test transmittance (1)"
+    assert PARAMS["eta_test_reg"] is p and (p.description, p.unit, p.range_text()) == ("test transmittance", "1",
+                                                                                      "[0, 1]")
     assert parameter("eta_test_reg", "other words", 0, 1) is p          # same domain: reused
     with pytest.raises(ValueError, match="already defined"):
-        register_parameter(Parameter("eta_test_reg", sp.Symbol("eta_test_reg"), "x", "x", 0.0, 2.0))
+        register_parameter(Parameter("eta_test_reg", "positive", "x", "x", 0.0, 2.0))
     with pytest.raises(ValueError, match="already defined"):
         parameter("eta", "a transmittance up to 2", 0, 2)
+    with pytest.raises(ValueError, match=r"domain \[1.0, 0.0\] must have finite lo < hi"):
+        parameter("eta_test_bad", "x", 1, 0)
     del PARAMS["eta_test_reg"]

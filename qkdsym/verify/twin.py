@@ -68,7 +68,7 @@ from ..experiment import (PNR, BeamSplitter, CatSource, Experiment, Loss, Misali
                           SpinPhotonSource)
 from ..symbols import PARAMS, validate
 
-__all__ = ["numeric_twin", "twin_vs_closed_form", "twin_check", "sample_points"]
+__all__ = ["numeric_twin", "twin_vs_closed_form", "twin_check", "twin_rows", "sample_points"]
 
 #: the largest Hilbert-space dimension the twin builds (density matrices of this size squared)
 MAX_DIM = 4096
@@ -388,4 +388,29 @@ def twin_check(protocol: Any, points: list[Mapping[str, float]] | None = None, *
             ok = abs(twin[k] - closed[k]) <= max(rtol * abs(closed[k]), atol) and twin["converged"] is not False
             rows.append({"point": dict(pt), "observable": k, "closed": closed[k], "twin": twin[k],
                          "cutoff": twin["cutoff"], "ok": bool(ok)})
+    return rows
+
+
+def twin_rows(protocol: Any, points: list[Mapping[str, float]] | None = None, *, n: int = 4,
+              seed: int = 0) -> list[Any]:
+    """:func:`twin_check` as :class:`qkdsym.verify.runner.CheckRow` rows (kind ``"twin"``), the form
+    ``qkdsym verify`` prints; agreement by the runner's criterion (:func:`~qkdsym.verify.runner.agree`)."""
+    import time
+
+    from .runner import CheckRow, agree
+
+    rows = []
+    for pt in (points if points is not None else sample_points(protocol, n, seed)):
+        t0 = time.perf_counter()
+        twin = numeric_twin(getattr(protocol, "experiment", protocol), pt)
+        secs = time.perf_counter() - t0
+        closed = protocol.evaluate(**pt)
+        label = ", ".join(f"{k}={v:.4g}" for k, v in pt.items())
+        for obs in ("Q_zz", "e_zz", "S"):
+            a, b = float(closed[obs]), float(twin[obs])
+            ok = agree(a, b) and twin["converged"] is not False
+            rel = abs(a - b) / max(abs(a), abs(b), 1e-300)
+            rows.append(CheckRow(protocol.name, "twin", label, obs, "agree" if ok else "DIFFERENT",
+                                 f"closed {a:.15g} vs twin {b:.15g} (rel {rel:.1e}, cutoff {twin['cutoff']}, "
+                                 f"{secs:.2f} s)", ok))
     return rows
