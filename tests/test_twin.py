@@ -183,7 +183,7 @@ def test_twin_cutoff_convergence_history():
 
 
 def test_user_protocol_unequal_links_pnr_matches_its_twin(plugin):
-    proto = plugin.PROTOCOL
+    proto = plugin.LEGACY
     worst = 0.0
     for v in ecs_points(4, seed=21, unequal=True):
         rel = twin_vs_closed_form(proto, v)
@@ -217,7 +217,18 @@ def test_detector_efficiency_is_loss_in_front_of_the_detector():
 
 
 def test_plugin_file_end_to_end(plugin):
-    proto = plugin.PROTOCOL
+    from qkdsym import contract
+
+    assert isinstance(plugin.PROTOCOL, contract.Protocol) and plugin.PROTOCOL.engine.legacy is plugin.LEGACY
+    was_registered = "ecs-unequal-pnr" in contract.protocol_names()
+    try:
+        (registered,) = contract.load_plugin(str(PLUGIN))   # what `qkdsym --protocol-file PATH` does
+        assert registered.name == "ecs-unequal-pnr" and [p.name for p in registered.free_params] == ["mu"]
+        assert contract.protocol("ecs-unequal-pnr") is registered
+    finally:   # leave the process-wide registry as it was for the other test modules
+        if not was_registered:
+            contract._REGISTRY.pop("ecs-unequal-pnr", None)
+    proto = plugin.LEGACY
     assert proto.parameters == ("mu", "eta_a", "eta_b", "p_d", "e_d") and dict(proto.free) == {"mu": (1e-6, 2.0)}
     mu = PARAMS["mu"].symbol
     ideal = proto.derive("ideal").expressions
@@ -236,7 +247,7 @@ def test_plugin_file_end_to_end(plugin):
 
 
 def test_twin_check_samples_the_user_parameters(plugin):
-    proto = plugin.PROTOCOL
+    proto = plugin.LEGACY
     pts = sample_points(proto, 3, seed=4)
     for pt in pts:
         assert set(pt) == set(proto.parameters) and 0.01 <= pt["mu"] <= 0.5

@@ -1,8 +1,11 @@
 """A user's own protocol, defined outside the package: ECS-DIQKD with unequal links and
 photon-number-resolving detectors.
 
-Only public qkdsym API is used (:mod:`qkdsym.experiment`, :mod:`qkdsym.protocols`),
-as in a researcher's own module or notebook.  The experiment:
+Only public qkdsym API is used (:mod:`qkdsym.experiment`, :mod:`qkdsym.protocols`,
+:mod:`qkdsym.contract`), as in a researcher's own module or notebook.  ``LEGACY``
+is the derivable protocol (derive, evaluate, compile, numeric twin);
+``PROTOCOL`` its contract declaration, which ``qkdsym --protocol-file`` loads.
+The experiment:
 
 * Step 1 -- Alice and Bob each prepare the atom-light cat
   ``(|+z>|alpha> + |-z>|-alpha>)/sqrt2`` (``mu = alpha^2``); Alice's pulse
@@ -18,21 +21,25 @@ as in a researcher's own module or notebook.  The experiment:
 
 Example
 -------
->>> PROTOCOL.name, PROTOCOL.parameters
+>>> LEGACY.name, LEGACY.parameters
 ('ecs-unequal-pnr', ('mu', 'eta_a', 'eta_b', 'p_d', 'e_d'))
->>> PROTOCOL.derive("ideal").expressions["Q_zz"]
+>>> LEGACY.derive("ideal").expressions["Q_zz"]
 2*mu*exp(-2*mu)
+>>> [p.name for p in PROTOCOL.free_params]
+['mu']
 """
 
 from __future__ import annotations
 
+import qkdsym
+from qkdsym.contract import ParamSet
 from qkdsym.experiment import PNR, Experiment, parameter
 from qkdsym.protocols import Scenario
 
 parameter("eta_a", "transmittance of Alice's link to the middle station, detector efficiency included", 0, 1,
-          latex=r"\eta_{A}")
+          unit="1", latex=r"\eta_{A}")
 parameter("eta_b", "transmittance of Bob's link to the middle station, detector efficiency included", 0, 1,
-          latex=r"\eta_{B}")
+          unit="1", latex=r"\eta_{B}")
 
 EXPERIMENT = (
     Experiment()
@@ -50,7 +57,7 @@ EXPERIMENT = (
     # Step 3: XIE_SETTINGS (default)
 )
 
-PROTOCOL = EXPERIMENT.protocol(
+LEGACY = EXPERIMENT.protocol(
     "ecs-unequal-pnr",
     "ECS heralded DIQKD with unequal links (eta_a, eta_b) and photon-number-resolving detectors",
     parameters=("mu", "eta_a", "eta_b", "p_d", "e_d"),
@@ -67,3 +74,7 @@ PROTOCOL = EXPERIMENT.protocol(
                 "c = (a+b)/sqrt2, d = (a-b)/sqrt2; a dark count adds one count with probability p_d; "
                 "Bob flips his Z outcome on (c, d) = (0, 1)",
 )
+
+PROTOCOL = qkdsym.heralded_protocol(
+    LEGACY, param_sets=[ParamSet("lab", "an unbalanced pair of links and low-noise PNR detectors",
+                                 {"eta_a": 0.5, "eta_b": 0.3, "p_d": 1e-7, "e_d": 0.01, "beta": 0.2, "eta_d": 1.0})])
