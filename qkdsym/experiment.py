@@ -16,7 +16,10 @@ read the same record:
 
 Parameters are referred to by name (``"mu"``, ``"eta"``, ...; see
 :data:`qkdsym.symbols.PARAMS`) or given as numbers.  New parameters, e.g. one
-transmittance per link, are declared once with :func:`parameter`.
+transmittance per link, are declared once with :func:`parameter`.  To use a
+protocol with every command (``qkdsym --protocol-file my_file.py ...``), wrap it
+with :func:`qkdsym.heralded_protocol` (see ``tests/plugins/my_ecs_unequal.py``);
+``qkdsym verify`` then compares it with its numeric twin.
 
 Steps
 -----
