@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import qutip as qt
@@ -67,6 +67,9 @@ import qutip as qt
 from ..experiment import (PNR, BeamSplitter, CatSource, Experiment, Loss, Misalignment, Phase, Ref,
                           SpinPhotonSource)
 from ..symbols import PARAMS, validate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..protocols.base import HeraldedProtocol
 
 __all__ = ["numeric_twin", "twin_vs_closed_form", "twin_check", "twin_rows", "sample_points"]
 
@@ -256,7 +259,8 @@ def _photon_bound(exp: Experiment) -> int | None:
     return sum(1 for s in exp.steps if isinstance(s, SpinPhotonSource))
 
 
-def numeric_twin(experiment: Any, values: Mapping[str, float], *, cutoff: int | None = None,
+def numeric_twin(experiment: "Experiment | HeraldedProtocol", values: Mapping[str, float], *,
+                 cutoff: int | None = None,
                  tol: float = 1e-10, max_cutoff: int = 40) -> dict[str, Any]:
     """``Q_zz``, ``e_zz`` and ``S`` of ``experiment`` computed in QuTiP (see the module docstring).
 
