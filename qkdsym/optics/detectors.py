@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
+from ..lazy import sp
 
 from ..algebra.state import Kernel
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import sympy as sp
+from ..lazy import sp
 
 from ..algebra.state import Branch, State
 from ..symbols import symbol, validate

@@ -45,7 +45,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
+from ..lazy import sp
 
 from ..optics.sources import gain, poisson, sps, sps_probabilities
 from ..symbols import symbol, validate
