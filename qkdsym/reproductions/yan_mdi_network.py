@@ -231,15 +231,17 @@ def resources_table(out: str | Path, n_max: int = 16) -> list[dict[str, int]]:
     n = [r["users"] for r in rows]
     fig = Figure(figsize=(6.4, 4.2), dpi=150)
     ax = fig.subplots()
-    for key, label, style in (("frequency_lines", "frequency lines (chromatic index of K_n)", "o-"),
-                              ("bsm_modules", "BSM modules n(n-1)/2", "s-"),
-                              ("detectors", "detectors (2 per BSM)", "^-"),
-                              ("encoders", "encoders / lasers without comb n(n-1)", "v--"),
-                              ("combs_comb_based", "combs (one per user)", "k:")):
-        ax.semilogy(n, [r[key] for r in rows], style, ms=3, label=label)
+    # detectors (2 per BSM) and encoders without a comb are both n(n-1): drawn as one line, said in the label
+    for key, label, style, kw in (
+            ("frequency_lines", "frequency lines (chromatic index of $K_n$)", "o-", {}),
+            ("bsm_modules", "BSM modules $n(n-1)/2$", "s-", {}),
+            ("detectors", "detectors (2 per BSM) = encoders/lasers without comb, $n(n-1)$", "^-", {"lw": 2.2}),
+            ("encoders", None, "v", {"mfc": "none", "ms": 6}),
+            ("combs_comb_based", "combs (one per user), $n$", "k:", {})):
+        ax.semilogy(n, [r[key] for r in rows], style, ms=kw.pop("ms", 3), label=label, zorder=3, **kw)
     ax.axvline(4, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("users n"), ax.set_ylabel("count")
-    ax.set_title("Fully connected MDI network: resources (edge colouring of K_n)", fontsize=9)
+    ax.set_xlabel("users $n$"), ax.set_ylabel("count")
+    ax.set_title("Fully connected MDI network: resources (edge colouring of $K_n$)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "resources.png")
