@@ -185,7 +185,7 @@ def chernoff_observed(mu: Any, eps: Any, *, method: str = "exact", iters: int = 
             for _ in range(iters):
                 den = np.log(x / m)
                 x = x - np.where(den > 0, (_D(x, m) - beta) / np.where(den > 0, den, 1.0), 0.0)
-            hi = np.where(pos, np.maximum(x, mu), 0.0)
+            hi = np.where(pos, np.maximum(np.where(np.isfinite(x), x, hi), mu), 0.0)
             # lower root x < mu exists iff mu > beta: D decreasing and convex; start left of the root
             has = pos & (mu > beta)
             s = np.where(has, beta / m, 0.5)
@@ -193,7 +193,7 @@ def chernoff_observed(mu: Any, eps: Any, *, method: str = "exact", iters: int = 
             for _ in range(iters):
                 den = np.log(x / m)
                 x = x - np.where(den < 0, (_D(x, m) - beta) / np.where(den < 0, den, -1.0), 0.0)
-            lo = np.where(has, np.clip(x, 0.0, mu), 0.0)
+            lo = np.where(has, np.clip(np.nan_to_num(x, nan=0.0), 0.0, mu), 0.0)
     return _out(lo), _out(hi)
 
 
@@ -214,14 +214,15 @@ def chernoff_expected(x: Any, eps: Any, *, method: str = "exact", iters: int = 4
             for _ in range(iters):
                 den = 1.0 - xs / m
                 m = m - np.where(den > 0, (_D(xs, m) - beta) / np.where(den > 0, den, 1.0), 0.0)
-            hi = np.where(pos, np.maximum(m, x), beta)
+            hi = np.where(pos, np.maximum(np.where(np.isfinite(m), m, hi), x), beta)
             # lower root mu < x: D decreasing and convex in mu; x e^(-1 - beta/x) has D >= beta (left of root)
             start = np.maximum(lo, xs * np.exp(-1.0 - beta / xs))
-            m = np.where(pos & (start > 0), start, 1.0)
+            use = pos & (start > 1e-250)   # below: the conservative 0 (Newton would overflow x/mu)
+            m = np.where(use, start, 1.0)
             for _ in range(iters):
                 den = 1.0 - xs / m
                 m = m - np.where(den < 0, (_D(xs, m) - beta) / np.where(den < 0, den, -1.0), 0.0)
-            lo = np.where(pos & (start > 0), np.clip(m, 0.0, x), 0.0)
+            lo = np.where(use, np.clip(np.nan_to_num(m, nan=0.0), 0.0, x), 0.0)
     return _out(lo), _out(hi)
 
 
