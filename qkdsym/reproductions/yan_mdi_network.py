@@ -595,8 +595,8 @@ def finite_key_claim() -> dict[str, Any]:
         why="in finite size the X-basis single-photon error has to be dug out of a ~26 % X-basis QBER by "
             "subtracting the vacuum-decoy counts, and with p_o = 0.022 those counts are few: with 1.5 % "
             "misalignment no detector efficiency <= 1 gives 267 bit/s in this analysis (the paper's "
-            "parameters give no key at all); it needs a misalignment below ~0.4 % (0.5 % gives 237 bit/s at eta_d = 1) and an efficiency "
-            "of ~0.77 (optimised parameters) -- and even eta_d = 1, e_d = 0 leaves the paper's own parameters "
-            "just short. The paper's joint-constraint analysis (Zhou-Yu-Wang 2016, its refs. 66-67) is tighter "
-            "than the independent per-count bounds here, so this is an upper limit on the assumptions needed, "
+            "parameters give no key at all); it needs a misalignment below ~0.4 % (0.5 % gives 237 bit/s at "
+            "eta_d = 1) and an efficiency of ~0.77 (optimised parameters) -- and even eta_d = 1, e_d = 0 leaves "
+            "the paper's own parameters just short. The paper's joint-constraint analysis (Zhou-Yu-Wang 2016, "
+            "its refs. 66-67) is tighter than the independent per-count bounds here, so this is an upper limit on the assumptions needed, "
             "not a refutation; the detector parameters are in its Supplementary Information")
