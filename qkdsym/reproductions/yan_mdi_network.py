@@ -599,4 +599,5 @@ def finite_key_claim() -> dict[str, Any]:
             "eta_d = 1) and an efficiency of ~0.77 (optimised parameters) -- and even eta_d = 1, e_d = 0 leaves "
             "the paper's own parameters just short. The paper's joint-constraint analysis (Zhou-Yu-Wang 2016, "
             "its refs. 66-67) is tighter than the independent per-count bounds here, so this is an upper "
-            "limit on the assumptions needed, not a refutation; the detector parameters are in its Supplementary Information")
+            "limit on the assumptions needed, not a refutation; the detector parameters are in its "
+            "Supplementary Information")
