@@ -26,11 +26,14 @@ Estimation (what is implemented; ``S_kl = e^(k+l) Q_kl``, ``T_k = S_kk - S_ko - 
    its numerator is increasing in ``S_xx, S_yo, S_oy, S_oo`` and decreasing in
    ``S_xo, S_ox, S_yy``, so it is evaluated at ``S_xx^L, S_xo^U, S_ox^U,
    S_oo^L, S_yy^U, S_yo^L, S_oy^L`` (7 bounds);
-3. ``e11 Y11`` (upper): ``x^2 e11 Y11 <= TE_x = SE_xx - SE_xo - SE_ox + SE_oo``
-   and also ``<= SE_xx`` (every error yield is non-negative); the smaller of
-   ``SE_xx^U - SE_xo^L - SE_ox^L + SE_oo^U`` and ``SE_xx^U`` (4 bounds; with a
-   rarely sent vacuum the ``oo`` counts are ~0 and ``SE_oo^U = ln(1/eps)/(N p_o^2)``
-   can exceed the vacuum correction);
+3. ``e11 Y11`` (upper): in ``SE_xx = sum e_mn Y_mn x^(m+n)/(m! n!)`` the terms
+   with a vacuum side have ``e_0n = e_m0 = 1/2`` exactly (the bit of a user
+   who sent no photon is independent of everything Eve sees), and they sum to
+   ``(S_xo + S_ox - S_oo)/2``; every other error yield is non-negative, so
+   ``x^2 e11 Y11 <= SE_xx - (S_xo + S_ox - S_oo)/2`` and also ``<= SE_xx``: the
+   smaller of ``SE_xx^U - (S_xo^L + S_ox^L - S_oo^U)/2`` and ``SE_xx^U``
+   (4 bounds: ``m_xx`` upper, ``n_xo``, ``n_ox`` lower, ``n_oo`` upper; the
+   vacuum subtraction uses the gain counts, twice the error counts);
 4. single-photon key events (observed, lower) ``s11 >= x_L(N p_z^2 z^2 e^(-2z) Y11^L)``
    with :func:`~qkdsym.keyrate.concentration.chernoff_observed` (1 bound);
 5. phase error of those events (upper), ``phase_error``:
@@ -79,12 +82,12 @@ Example
 >>> from qkdsym.keyrate.mdi_finite import mdi_finite_eval, mdi_finite_curve
 >>> r = mdi_finite_eval(0.636, 0.204, 0.054, 0.754, 0.036, 0.188, N=3e12, eta=10**-1.5, clock=1e8, e_d=0.0)
 >>> f"{r['R_bps']:.4g}", f"{r['R_asymptotic'] * 1e8:.4g}", round(r["phi_U"], 4), r["budget"]["adds_up"]
-('257.2', '1192', 0.2042, True)
+('367', '1192', 0.1594, True)
 >>> mdi_finite_eval(0.636, 0.204, 0.054, 0.754, 0.036, 0.188, N=1e9, L=100.0)["reason"][:40]
 'no key: the decoy statistics give Y11^L '
 >>> c = mdi_finite_curve([0.0, 50.0], N=1e12)
 >>> [f"{v:.3e}" for v in c.R]
-['5.977e-05', '1.257e-06']
+['6.535e-05', '1.534e-06']
 >>> mdi_finite_eval(0.636, 0.204, 0.054, 0.754, 0.036, 0.3, N=1e12, L=10.0)
 Traceback (most recent call last):
 ...
@@ -116,10 +119,12 @@ __all__ = ["DEFAULTS", "PHASE_ERROR", "SEARCH", "mdi_finite_eval", "mdi_finite_c
 DEFAULTS: dict[str, Any] = {**{k: v for k, v in _MDI_DEFAULTS.items() if k not in ("p_z", "mu_x")},
                             "eps": 1e-10, "chernoff": "exact", "phase_error": "expected"}
 PHASE_ERROR = ("expected", "sampling")
-_BOUNDS = {"expected": ("n_xx", "n_xo", "n_ox", "n_oo", "n_yy", "n_yo", "n_oy", "m_xx", "m_xo", "m_ox", "m_oo",
-                        "s11_z", "phase_errors_z"),
-           "sampling": ("n_xx", "n_xo", "n_ox", "n_oo", "n_yy", "n_yo", "n_oy", "m_xx", "m_xo", "m_ox", "m_oo",
-                        "s11_z", "s11_x", "t11_x", "random_sampling")}
+_Y11 = ("n_xx (lower)", "n_xo (upper)", "n_ox (upper)", "n_oo (lower)", "n_yy (upper)", "n_yo (lower)",
+        "n_oy (lower)")
+_E11 = ("m_xx (upper)", "n_xo (lower)", "n_ox (lower)", "n_oo (upper)")
+_BOUNDS = {"expected": _Y11 + _E11 + ("s11_z (observed, lower)", "phase errors in s11_z (observed, upper)"),
+           "sampling": _Y11 + _E11 + ("s11_z (observed, lower)", "s11_x (observed, lower)",
+                                      "t11_x (observed, upper)", "random sampling")}
 #: search domain of the curves: mu_z; w = mu_x/mu_z; t in mu_y = mu_x + t (mu_z - mu_x); p_z; a = p_x/(1 - p_z);
 #: b = p_y/(1 - p_z - p_x)
 SEARCH: dict[str, Bound] = {"mu_z": Bound(0.05, 1.2), "w": Bound(0.01, 0.5), "t": Bound(0.02, 0.9, log=False),
@@ -244,11 +249,11 @@ def _core(mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, eta: An
     Ty = Syy_U - 2.0 * Syo_L + Soo_L
     Y11, _ = four_intensity_numeric(Tx, Ty, np.zeros_like(Tx), x, y)
     Y11 = np.asarray(Y11, dtype=float)
-    # 3. error gains -> x^2 e11 Y11 <= TE_x^U
+    # 3. x^2 e11 Y11 <= SE_xx - (S_xo + S_ox - S_oo)/2 (the vacuum-side error yields are exactly 1/2)
     SExx_U = ex * ex * ce(wxx * gxx["EQ_X"])[1] / wxx
-    SExo_L = ex * ce(wxo * gxo["EQ_X"])[0] / wxo
-    SEoo_U = ce(woo * goo["EQ_X"])[1] / woo
-    TEx = np.maximum(np.minimum(SExx_U, SExx_U - 2.0 * SExo_L + SEoo_U), 0.0)
+    Sxo_L = ex * ce(wxo * gxo["Q_X"])[0] / wxo           # x o and o x, lower: two more bounds
+    Soo_U = ce(woo * goo["Q_X"])[1] / woo
+    TEx = np.maximum(np.minimum(SExx_U, SExx_U - Sxo_L + 0.5 * Soo_U), 0.0)
     # 4. observed single-photon key events
     wz = N * pz * pz * z * z * np.exp(-2.0 * z)
     s11 = np.asarray(co(wz * Y11)[0], dtype=float)
