@@ -363,16 +363,18 @@ def mdi_finite_curve(distances: Any, *, N: float, clock: float | None = None, ep
         validate("F", float(clock))
     eta = np.asarray(midpoint_eta(L, s["beta"], s["eta_d"]), dtype=float).reshape(L.shape)
 
+    s_opt = {**s, "iters": min(s["iters"], 2)}   # the search: 2 Newton steps (still valid bounds); the result: s
+
     def fun(mu_z: Any, w: Any, t: Any, p_z: Any, a: Any, b: Any, eta: Any) -> Any:
-        return _core(*_unpack(mu_z, w, t, p_z, a, b), eta, N, e, s)["margin"]
+        return _core(*_unpack(mu_z, w, t, p_z, a, b), eta, N, e, s_opt)["margin"]
 
     try:
-        best, val = maximize(fun, SEARCH, {"eta": eta}, grid=grid, xtol=xtol, rounds=rounds)
+        best, _ = maximize(fun, SEARCH, {"eta": eta}, grid=grid, xtol=xtol, rounds=rounds)
     finally:
         _CACHE.clear()
-    R = np.maximum(val, 0.0)
     mu_z, mu_y, mu_x, p_z, p_y, p_x = _unpack(*(best[k] for k in SEARCH))
     pt = _core(mu_z, mu_y, mu_x, p_z, p_y, p_x, eta, N, e, s)
+    R = np.maximum(pt["margin"], 0.0)
     has = R > 0
     optimal = {k: np.where(has, v, np.nan) for k, v in (("mu_z", mu_z), ("mu_y", mu_y), ("mu_x", mu_x), ("p_z", p_z),
                                                          ("p_y", p_y), ("p_x", p_x),
