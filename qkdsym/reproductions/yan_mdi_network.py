@@ -574,12 +574,12 @@ def finite_key_claim() -> dict[str, Any]:
     d = SCENARIO_DEFAULT
 
     def imp(x: float | None) -> str:
-        return "unreachable (eta_d <= 1)" if x is None else f"eta_d >= {x:.3f}"
+        return "unreachable at eta_d <= 1" if x is None else f"eta_d >= {x:.3f}"
 
     rows = "; ".join(
-        f"e_d = {e:.3g}: paper's parameters {f['paper'][e][-1]:.4g} bit/s at eta_d = 1 -> 267 needs "
-        f"{imp(f['implied_paper'][e])}; optimised {f['optimised'][e][-1]:.4g} bit/s at eta_d = 1 -> "
-        f"{imp(f['implied_optimised'][e])}" for e in FINITE_E_D)
+        f"e_d = {e:.3g}: paper's parameters {f['paper'][e][-1]:.4g} bit/s at eta_d = 1 (267 bit/s: "
+        f"{imp(f['implied_paper'][e])}); optimised {f['optimised'][e][-1]:.4g} bit/s at eta_d = 1 (267 bit/s: "
+        f"{imp(f['implied_optimised'][e])})" for e in FINITE_E_D)
     b = f["default"]["budget"]
     return dict(
         id="key-267bps-finite",
