@@ -131,3 +131,17 @@ def test_curve_finite_asymptotic_and_monotone():
         assert c12.R[i] <= a
         pt = mdi_finite_eval(o["mu_z"], o["mu_y"], o["mu_x"], o["p_z"], o["p_y"], o["p_x"], N=1e12, L=float(L[i]))
         assert pt["R"] == pytest.approx(c12.R[i], rel=1e-9)
+
+
+@pytest.mark.slow   # ~12 s: four optimised 25-point curves
+def test_yan_finite_key_verdict_numbers():
+    """Paper 001's 267 bit/s in finite size (N = 3e12, 30 dB): unreachable at 1.5 % misalignment for any
+    eta_d <= 1; reachable with e_d = 0 from eta_d ~ 0.74 (optimised) / ~ 0.93 (the paper's parameters)."""
+    from qkdsym.reproductions.yan_mdi_network import finite_key_267
+
+    f = finite_key_267()
+    assert f["default"]["R_bps"] == 0.0 and f["default"]["budget"]["adds_up"]
+    assert f["implied_optimised"][0.015] is None and f["implied_paper"][0.015] is None
+    assert f["optimised"][0.015][-1] == pytest.approx(89.1, rel=0.05)
+    assert 0.70 < f["implied_optimised"][0.0] < 0.78 and 0.90 < f["implied_paper"][0.0] < 0.95
+    assert np.all(f["optimised"][0.0] >= f["paper"][0.0] * (1 - 1e-6))   # optimising never loses
