@@ -133,7 +133,6 @@ def test_curve_finite_asymptotic_and_monotone():
         assert pt["R"] == pytest.approx(c12.R[i], rel=1e-9)
 
 
-@pytest.mark.slow   # ~12 s: four optimised 25-point curves
 def test_yan_finite_key_verdict_numbers():
     """Paper 001's 267 bit/s in finite size (N = 3e12, 30 dB): unreachable at 1.5 % misalignment for any
     eta_d <= 1; reachable with e_d = 0 from eta_d ~ 0.74 (optimised) / ~ 0.93 (the paper's parameters)."""
@@ -145,3 +144,11 @@ def test_yan_finite_key_verdict_numbers():
     assert f["optimised"][0.015][-1] == pytest.approx(89.1, rel=0.05)
     assert 0.70 < f["implied_optimised"][0.0] < 0.78 and 0.90 < f["implied_paper"][0.0] < 0.95
     assert np.all(f["optimised"][0.0] >= f["paper"][0.0] * (1 - 1e-6))   # optimising never loses
+
+
+def test_converges_to_the_asymptotic_rate():
+    """N -> inf: every deviation vanishes and the rate tends to mdi_eval's analytic rate (same estimator)."""
+    ratios = [mdi_finite_eval(*PAPER, N=N, L=50.0)["R"] / mdi_eval(*PAPER[:3], L=50.0, p_z=PAPER[3])["R"]
+              for N in (1e16, 1e20, 1e24)]
+    assert ratios[0] < ratios[1] < ratios[2] <= 1.0
+    assert ratios[2] == pytest.approx(1.0, abs=1e-5)
