@@ -10,7 +10,7 @@ Hoeffding (Hoeffding 1963, Thm. 1; the form of Lim et al., PRA 89, 022307 (2014)
     ``delta(n, eps) = sqrt(n ln(1/eps) / 2)``, the same in both directions.
 
 Multiplicative Chernoff bound (Chernoff 1952; as used for decoy states by Curty et al., Nat. Commun. 5,
-3732 (2014), Methods, and Zhang, Zhao, Razavi, Ma, PRA 95, 012333 (2017), Sec. III)
+3732 (2014), and Zhang, Zhao, Razavi, Ma, PRA 95, 012333 (2017))
     For a sum ``X`` of independent Bernoulli variables with mean ``mu``:
     ``P(X >= (1 + d) mu) <= [e^d / (1 + d)^(1 + d)]^mu`` and
     ``P(X <= (1 - d) mu) <= [e^-d / (1 - d)^(1 - d)]^mu``.  Both exponents are
@@ -26,13 +26,13 @@ Multiplicative Chernoff bound (Chernoff 1952; as used for decoy states by Curty 
       ``[e^d1/(1 + d1)^(1 + d1)]^(x/(1 + d1)) = eps`` and
       ``[e^-d2/(1 - d2)^(1 - d2)]^(x/(1 - d2)) = eps``, i.e. ``D(x, mu) = beta``
       for ``mu < x`` and ``mu > x`` (``mu^U = beta`` at ``x = 0``).
-      (Zhang et al. split a two-sided ``xi`` as ``xi/2`` per side; here ``eps``
-      is per side.)
+      (Zhang et al. split a failure probability ``xi`` as ``xi/2`` per side;
+      here ``eps`` is per side.)
 
     ``method="quadratic"`` uses the weaker exponents ``d^2 mu/(2 + d)`` (upper
     tail) and ``d^2 mu/2`` (lower tail), whose roots are closed forms -- the
-    bounds of Yin et al., Sci. Rep. 10, 14312 (2020) (arXiv:2002.06530), Sec.
-    "Chernoff bound":
+    kind of bounds of Yin et al., Sci. Rep. 10, 14312 (2020) (arXiv:2002.06530),
+    re-derived here:
     ``x^U = mu + beta/2 + sqrt(2 beta mu + beta^2/4)``, ``x^L = mu - sqrt(2 beta mu)``,
     ``mu^U = x + beta + sqrt(2 beta x + beta^2)``,
     ``mu^L = x + beta/2 - sqrt(2 beta x + beta^2/4)``.

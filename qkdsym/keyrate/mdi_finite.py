@@ -18,7 +18,7 @@ Estimation (what is implemented; ``S_kl = e^(k+l) Q_kl``, ``T_k = S_kk - S_ko - 
 ------------------------------------------------------------------------------------------------
 1. every observed count is turned into a bound on its expected value with the
    multiplicative Chernoff bound (:func:`qkdsym.keyrate.concentration.chernoff_expected`,
-   Zhang et al. PRA 95, 012333 (2017), Sec. III; ``eps`` per bound), in the
+   Zhang et al. PRA 95, 012333 (2017); ``eps`` per bound), in the
    direction in which it enters the estimate below;
 2. ``Y11`` (lower): the analytic four-intensity bound of
    :func:`qkdsym.keyrate.mdi_decoy.four_intensity_bounds` (derived there),
@@ -51,9 +51,9 @@ Estimation (what is implemented; ``S_kl = e^(k+l) Q_kl``, ``T_k = S_kk - S_ko - 
      key part's phase-error rate (1 bound) -- the random-sampling argument of
      Curty et al., Nat. Commun. 5, 3732 (2014), with a rigorous hypergeometric
      bound in place of their Serfling-type one;
-6. key length (the structure of Curty et al. 2014, Eq. (1), and Lim et al., PRA 89,
-   022307 (2014), Eq. (1); smooth-entropy leftover hash of Tomamichel et al.,
-   Nat. Commun. 3, 634 (2012)):
+6. key length (the structure of Lim et al., PRA 89, 022307 (2014), Eq. (1), with
+   the single-photon pairs of Curty et al. 2014 in place of single photons;
+   smooth-entropy leftover hash of Tomamichel et al., Nat. Commun. 3, 634 (2012)):
 
        l = s11^L [1 - h(phi^U)] - f n_zz h(E_zz) - log2(2/eps_cor) - 2 log2(1/(2 eps_PA)),
 
