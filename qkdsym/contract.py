@@ -30,7 +30,7 @@ Example
 ('bit/round', ['mu'])
 >>> r = qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100)
 >>> f"{r['R']:.4e}", r["unit"], r["settings"]["eta_d"]
-('5.1624e-03', 'bit/round', 0.8)
+('5.1231e-03', 'bit/round', 0.8)
 >>> qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100, g2=0.1)
 Traceback (most recent call last):
 ...
@@ -51,7 +51,8 @@ from .symbols import PARAMS, Parameter, validate
 if TYPE_CHECKING:  # pragma: no cover
     from .curves import Curve
 
-__all__ = ["Param", "Variant", "ParamSet", "Protocol", "Engine", "Settings", "register", "protocol", "protocols",
+__all__ = ["Param", "Variant", "ParamSet", "Protocol", "Engine", "Settings", "register", "unregister", "protocol",
+           "protocols",
            "protocol_names", "load_plugin", "evaluate", "curve", "compare", "derive", "verify", "export", "cite",
            "compiled", "GEOMETRIES", "EXPORTS"]
 
@@ -468,6 +469,13 @@ def register(proto: Protocol, *, replace: bool = False) -> Protocol:
         raise ValueError(f"a protocol named {proto.name!r} is already registered")
     _REGISTRY[proto.name] = proto
     return proto
+
+
+def unregister(name: str) -> None:
+    """Remove a registered protocol (not a built-in one); nothing happens if it is not registered."""
+    if name in {p.name for p in _builtin()}:
+        raise ValueError(f"{name!r} is a built-in protocol")
+    _REGISTRY.pop(name, None)
 
 
 def _entry_points() -> dict[str, Any]:

@@ -18,6 +18,14 @@ from qkdsym.cli import main
 PLUGIN = Path(__file__).parent / "plugins" / "asym_ecs.py"
 qkdsym.load_plugin(str(PLUGIN))
 NAMES = contract.protocol_names()
+contract.unregister("ecs-asym")  # registered only while this module's tests run (other modules list protocols)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _plugin_registered():
+    qkdsym.load_plugin(str(PLUGIN))
+    yield
+    contract.unregister("ecs-asym")
 
 
 def strict(text: str):
@@ -229,4 +237,4 @@ def test_entry_point_group_registers_a_third_party_protocol(monkeypatch, capsys)
         assert code == 0, err
         assert strict(out)["R"] == pytest.approx(qkdsym.evaluate("bell-diqkd", L=100)["R"], rel=1e-12)
     finally:
-        contract._REGISTRY.pop("bell-third-party", None)
+        contract.unregister("bell-third-party")

@@ -227,7 +227,7 @@ def test_plugin_file_end_to_end(plugin):
         assert contract.protocol("ecs-unequal-pnr") is registered
     finally:   # leave the process-wide registry as it was for the other test modules
         if not was_registered:
-            contract._REGISTRY.pop("ecs-unequal-pnr", None)
+            contract.unregister("ecs-unequal-pnr")
     proto = plugin.LEGACY
     assert proto.parameters == ("mu", "eta_a", "eta_b", "p_d", "e_d") and dict(proto.free) == {"mu": (1e-6, 2.0)}
     mu = PARAMS["mu"].symbol

@@ -214,6 +214,10 @@ class _BB84Decoy(Engine):
         return get_protocol(self.name).derivations()
 
     def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        if choices["decoy"] == "vacuum-weak" and values.get("nu") is not None:
+            from .checks import check_nu
+
+            check_nu(values["mu"], values["nu"])
         return values.get("N") is None and choices["decoy"] != "lp"
 
     def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
