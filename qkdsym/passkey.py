@@ -102,7 +102,6 @@ _CITE = "C. C. W. Lim, M. Curty, N. Walenta, F. Xu, H. Zbinden, PRA 89, 022307 (
 # search box (as qkdsym.keyrate.finite_key.SEARCH): (lo, hi, log)
 _BOX = {"mu1": (1e-3, 1.5, True), "s": (1e-3, 0.95, True), "p1": (0.05, 0.99, False), "r": (0.05, 0.95, False),
         "q_Z": (1e-5, 0.5, True), "a": (0.0, 1.0, False), "b": (0.0, 1.0, False)}
-_LN2 = math.log(2.0)
 
 
 # ------------------------------------------------------------------------------------------ the pass
@@ -304,6 +303,8 @@ def _optimise(model: _Model, fixed: dict[str, Any], mu3: float, span: tuple[floa
     d = len(names)
     if d == 0:
         return {}
+    if model.direct and model.ps.t.size > 16:  # the per-sample path costs O(samples) per candidate
+        n0, m, iters = n0 // 4, m // 2, int(iters * 0.75)
     from scipy.stats import qmc
 
     U0 = qmc.Sobol(d, scramble=True, seed=seed).random(n0)
@@ -536,7 +537,8 @@ def add_parser(sub: Any) -> Any:
     q.add_argument("--eta-rx", type=_float, default=0.5, help="receiver optics x detector efficiency (0.5)")
     q.add_argument("--dt", type=_float, default=1.0, help="sampling step of the orbit [s] (1)")
     q.add_argument("--clock", type=_float, required=True, metavar="HZ", help="clock rate [Hz]")
-    q.add_argument("--window", default=None, metavar="t0:t1|optimise|full", help="window (default: full)")
+    q.add_argument("--window", default=None, metavar="t0:t1|optimise|full",
+                   help="window in seconds (default: full); a negative start as --window=-60:60")
     q.add_argument("--params", default=None, metavar="FILE", help="TOML/JSON file of settings (name = value)")
     for name in ("Y0", "e_d", "eps_sec", "eps_cor", "eta_d", "mu3", "mu1", "mu2", "q_X"):
         q.add_argument("--" + name.lower().replace("_", "-"), dest="s_" + name, type=_float, default=None,
