@@ -264,6 +264,8 @@ def _decode(U: dict[str, np.ndarray], fixed: dict[str, Any], mu3: float, span: t
         mu1 = fixed["mu1"] * one
     else:
         lo = max(_BOX["mu1"][0], 2 * mu3 * 1.05 + 1e-3)
+        if "mu2" in fixed:  # Lim et al. Eq. (3) needs mu1 > mu2 + mu3
+            lo = max(lo, (fixed["mu2"] + mu3) * 1.02 + 1e-3)
         mu1 = np.maximum(val("mu1"), lo)
     mu2 = fixed["mu2"] * one if "mu2" in fixed else mu3 + val("s") * (mu1 - 2 * mu3)
     if "p" in fixed:

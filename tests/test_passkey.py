@@ -180,6 +180,12 @@ def test_cli_json_contract(tmp_path, capsys):
                  "--json"]) == 0
     res = json.loads(capsys.readouterr().out, parse_constant=bad)
     assert res["window"]["t0_s"] == -50 and res["window"]["t1_s"] == 50
+    toml = tmp_path / "link.toml"
+    toml.write_text('Y0 = 1e-7\n[bb84-wcp-decoy]\ne_d = 0.02\n')
+    assert main(["pass", "bb84-wcp-decoy", "--loss-table", str(csv), "--clock", "1e8", "--params", str(toml),
+                 "--ec", "finite", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out, parse_constant=bad)
+    assert res["settings"]["Y0"] == 1e-7 and res["settings"]["e_d"] == 0.02 and res["settings"]["ec"] == "finite"
     assert main(["pass", "bb84-wcp-decoy", "--orbit", "500", "--max-elevation", "60", "--clock", "1e8",
                  "--json"]) == 0
     res = json.loads(capsys.readouterr().out, parse_constant=bad)
@@ -197,3 +203,26 @@ def test_cli_errors_one_line_exit_2(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("qkdsym: error:") and err.count("\n") == 1
+
+
+def test_moment_series_equals_the_per_sample_sum():
+    """The pooled gains through the window moments equal the direct sum over the samples (partial intervals too)."""
+    import qkdsym.passkey as P
+
+    rng = np.random.default_rng(1)
+    t = np.sort(rng.uniform(0, 100, 50))
+    ps = P.as_table(LossTable(t, 10 ** (-rng.uniform(0, 45, 50) / 10)))
+    m = P._Model(ps, 1e8, dict(P.PASS_DEFAULTS), None, "f-h")
+    mus = [np.array([0.3, 1.4]), np.array([0.1, 0.5]), np.array([0.0, 0.01])]
+    probs = [np.array([0.5, 0.5])] * 3
+    t0, t1 = np.array([t[0] + 3.3, t[5]]), np.array([t[-1] - 2.2, t[40]])
+    Q, EQ = m.gains(mus, probs, t0, t1)
+    m.direct = True
+    Q2, EQ2 = m.gains(mus, probs, t0, t1)
+    for a, b in zip(Q + EQ, Q2 + EQ2):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_fixed_decoy_keeps_lim_condition():
+    r = pass_key(_pass(), clock_hz=1e8, mu2=0.3)
+    assert r["optimal"]["mu1"] > r["optimal"]["mu2"] + r["optimal"]["mu3"] and r["key_bits"] > 0
