@@ -54,6 +54,16 @@ per pass: a scrambled Sobol sample of the box (the full window included), then
 four vectorised local searches with shrinking boxes (deterministic seed).  Give
 ``mu1``, ``mu2``, ``p`` or ``q_X`` to fix them.
 
+Command line
+------------
+::
+
+    qkdsym pass bb84-wcp-decoy --loss-table pass.csv --clock 1e8 --window optimise --json
+    qkdsym pass bb84-wcp-decoy --orbit 500 --max-elevation 60 --clock 1e8 --window=-120:120 --ec finite
+    qkdsym pass bb84-wcp-decoy --orbit 500 --clock 6.25e8 --params link.toml   # Y0, e_d, f, eps_sec, ... as name = value
+
+The JSON (strict) is :func:`pass_key`'s dict; errors are one line, exit code 2.
+
 Example
 -------
 >>> import numpy as np
