@@ -295,7 +295,11 @@ def _cmd_eval(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     print(f"{proto.name}{' [' + choices + ']' if choices else ''} at {where}")
     units = res["units"]
     for k, v in res.items():
-        if k in ("settings", "units", "unit", "protocol") or isinstance(v, (dict, list)):
+        if k in ("settings", "units", "unit", "protocol") or isinstance(v, list):
+            continue
+        if isinstance(v, dict):  # e.g. a finite key's epsilon budget: its numbers on one line
+            flat = ", ".join(f"{a}={_fmt(b)}" for a, b in v.items() if not isinstance(b, (dict, list)))
+            print(f"  {k:16s} : {flat}")
             continue
         if isinstance(v, float):
             u = units.get(k, "")

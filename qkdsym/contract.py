@@ -717,6 +717,9 @@ def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: 
     c.unit = proto.rate_unit
     c.settings = {**s.as_dict(), **{k: "optimised" for k in
                                     (p.name for p in proto.free_params if p.name not in fixed_free)}}
+    for k in c.optimal:  # a setting the analysis optimises itself (e.g. a finite key's probabilities)
+        if k in c.settings and k not in given:
+            c.settings[k] = "optimised"
     if clock is not None:
         if "R_bps" not in c.observables:
             c.observables["R_bps"] = np.asarray(c.R, dtype=float) * float(clock)
