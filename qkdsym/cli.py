@@ -224,9 +224,10 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
     r.add_argument("--out", default="results", help="output folder (default results/)")
     r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
 
-    from .passkey import add_parser as _add_pass  # qkdsym pass PROTOCOL ...: per-pass finite key
+    if command in (None, "pass"):  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
+        from .passkey import add_parser as _add_pass
 
-    _add_pass(sub)
+        _add_pass(sub)
 
     ca = sub.add_parser("cache", help="where derived expressions and generated modules are cached; --clear empties it")
     ca.add_argument("--clear", action="store_true", help="delete every cached file")

@@ -226,3 +226,20 @@ def test_moment_series_equals_the_per_sample_sum():
 def test_fixed_decoy_keeps_lim_condition():
     r = pass_key(_pass(), clock_hz=1e8, mu2=0.3)
     assert r["optimal"]["mu1"] > r["optimal"]["mu2"] + r["optimal"]["mu3"] and r["key_bits"] > 0
+
+
+def test_defaults_are_finite_key_defaults():
+    from qkdsym.keyrate.finite_key import DEFAULTS, MU3_DEFAULT
+    from qkdsym.passkey import PASS_DEFAULTS
+
+    assert {k: PASS_DEFAULTS[k] for k in ("Y0", "e_d", "f", "eps_sec", "eps_cor")} == {
+        k: DEFAULTS[k] for k in ("Y0", "e_d", "f", "eps_sec", "eps_cor")}
+    assert PASS_DEFAULTS["mu3"] == MU3_DEFAULT and PASS_DEFAULTS["eta_d"] == 1.0
+
+
+def test_cli_start_up_does_not_load_passkey():
+    import subprocess
+    import sys
+
+    code = "import sys; from qkdsym.cli import _parser; _parser('list'); print('qkdsym.passkey' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
