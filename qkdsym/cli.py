@@ -12,6 +12,7 @@ Commands::
     qkdsym cite PROTOCOL [--params NAME]
     qkdsym network --users N ...
     qkdsym reproduce [PAPER|all] [--out results]
+    qkdsym pass bb84-wcp-decoy (--loss-table F.csv | --orbit ALT_KM --max-elevation DEG) --clock HZ [--window ...]
     qkdsym cache [--clear]
 
 ``qkdsym eval PROTOCOL --help`` lists exactly that protocol's options with
@@ -222,6 +223,11 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
                    help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network or all (default)")
     r.add_argument("--out", default="results", help="output folder (default results/)")
     r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
+
+    if command in (None, "pass"):  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
+        from .passkey import add_parser as _add_pass
+
+        _add_pass(sub)
 
     ca = sub.add_parser("cache", help="where derived expressions and generated modules are cached; --clear empties it")
     ca.add_argument("--clear", action="store_true", help="delete every cached file")
@@ -580,7 +586,8 @@ def _cmd_network(args: argparse.Namespace, protos: Sequence[Any]) -> int:
 
 _COMMANDS = {"network": _cmd_network, "list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare,
              "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
-             "reproduce": _cmd_reproduce, "cite": _cmd_cite, "cache": _cmd_cache}
+             "reproduce": _cmd_reproduce, "cite": _cmd_cite, "cache": _cmd_cache,
+             "pass": lambda args, protos: __import__("qkdsym.passkey", fromlist=["command"]).command(args, protos)}
 
 _GLOBAL_VALUED = ("--plugin", "--protocol-file")
 _GLOBAL_FLAGS = ("--debug", "--no-cache")
