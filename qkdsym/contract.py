@@ -763,6 +763,8 @@ def compare(names: Sequence[str | Protocol], distance_km: Any, *, at: Sequence[f
     protos = [protocol(n) for n in names]
     if len({p.name for p in protos}) < 2:
         raise ValueError("compare needs at least two different protocols")
+    for x in at:  # before any sweep
+        validate("L", x)
     for k in given:
         if given[k] is not None and not any(k in {p.name for p in q.params} or k in {v.name for v in q.variants}
                                             for q in protos):
