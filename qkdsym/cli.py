@@ -220,7 +220,7 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
 
     r = sub.add_parser("reproduce", help="reproduce the source papers' derivations, figures and claims")
     r.add_argument("paper", nargs="?", default="all",
-                   help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network or all (default)")
+                   help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network, seed-002-links or all (default)")
     r.add_argument("--out", default="results", help="output folder (default results/)")
     r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
 
