@@ -159,3 +159,16 @@ def test_never_nan_never_negative(eta, mu_z, p_d, e_d, method):
     r = m.mdi_eval(mu_z, mu_y, mu_x, eta=eta, p_d=p_d, e_d=e_d, method=method)
     assert all(math.isfinite(v) for v in r.values())
     assert r["R"] >= 0 and 0 <= r["e11"] <= 0.5 and r["Y11"] >= 0
+
+
+def test_infinite_decoys_need_and_check_no_decoy_intensities():
+    """Issue 10 item 5: a small signal below the default decoys (0.204, 0.054) is accepted by method='infinite'."""
+    small = m.mdi_eval(0.03, L=20.0, method="infinite")                 # default mu_y, mu_x lie above mu_z
+    none = m.mdi_eval(0.03, None, None, L=20.0, method="infinite")
+    odd = m.mdi_eval(0.03, 5.0, 7.0, L=20.0, method="infinite")         # ignored, not checked
+    assert small["R"] > 0 and small["R"] == none["R"] == odd["R"]
+    assert "Q_xx" not in small and small["Y11"] == pytest.approx(small["Y11_true"], rel=1e-12)
+    with pytest.raises(ValueError, match="mu_x < mu_y < mu_z"):
+        m.mdi_eval(0.03, L=20.0, method="analytic")                      # the decoy methods still check them
+    c = m.mdi_curve([10.0], "infinite", mu_x=1.0)                       # mu_x unused by the infinite curve
+    assert c.R[0] > 0

@@ -287,7 +287,7 @@ def _raw_gains(mu_a: Any, mu_b: Any, eta: Any, p_d: Any, e_d: Any, bsm: str, key
 # --------------------------------------------------------------------------------------- estimation
 def _check_intensities(mu_z: float, mu_y: float | None, mu_x: float | None, method: str) -> None:
     validate("mu_z", mu_z)
-    if method == "infinite" and mu_y is None and mu_x is None:
+    if method == "infinite":   # infinitely many decoys: the decoy intensities are neither used nor checked
         return
     if mu_y is None or mu_x is None:
         raise ValueError(f"method {method!r} needs both decoy intensities mu_y and mu_x")
@@ -368,7 +368,9 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     Give the distance ``L`` between the users (km; ``eta = eta_d 10^(-beta (L/2)/10)``
     per user) or the per-user transmittance ``eta``.  Returns ``eta, Q_zz, E_zz,
     Q_xx, E_xx, Q_yy, E_yy, Y11, e11, Y11_true, e11_true, R`` (bits per pulse
-    pair) and ``R_bps = R F`` when a clock rate ``F`` (Hz) is given.
+    pair) and ``R_bps = R F`` when a clock rate ``F`` (Hz) is given.  With ``method="infinite"``
+    the decoy intensities ``mu_y, mu_x`` are not used, not checked and ``Q_xx``... are not reported
+    (any ``mu_z > 0`` is accepted, e.g. one below the default decoys).
     """
     _method(method)
     s = _settings(f, p_d, e_d, p_z, bsm)
@@ -382,7 +384,7 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     p = _point(method, mu_z, mu_y, mu_x, e, s)
     out = {"eta": e, "Q_zz": float(p["Q_zz"]), "E_zz": float(p["E_zz"])}
     for name, k in (("xx", mu_x), ("yy", mu_y)):
-        if k is not None:
+        if k is not None and method != "infinite":
             g = gains(k, k, e, s["p_d"], s["e_d"], bsm)
             out[f"Q_{name}"] = float(g["Q_X"])
             out[f"E_{name}"] = float(g["EQ_X"] / g["Q_X"]) if g["Q_X"] > 0 else 0.5
@@ -439,7 +441,7 @@ def mdi_curve(distances: Any, method: str = "analytic", *, bsm: str = DEFAULTS["
     validate("L", L)
     s = _settings(f, p_d, e_d, p_z, bsm)
     validate("mu_x", float(mu_x))
-    if not mu_x < Z_RANGE[1] / 2:
+    if method != "infinite" and not mu_x < Z_RANGE[1] / 2:
         raise ValueError(f"parameter 'mu_x' = {mu_x!r} is outside the allowed range (0, {Z_RANGE[1] / 2})")
     if F is not None:
         validate("F", float(F))
