@@ -172,3 +172,18 @@ def test_infinite_decoys_need_and_check_no_decoy_intensities():
         m.mdi_eval(0.03, L=20.0, method="analytic")                      # the decoy methods still check them
     c = m.mdi_curve([10.0], "infinite", mu_x=1.0)                       # mu_x unused by the infinite curve
     assert c.R[0] > 0
+
+
+def test_yield_and_error_caps_bind_only_where_the_bounds_are_unphysical():
+    """Issue 10 item 5b: Y11^L <= 1, e11^U <= 1/2, TE_x <= SE_xx, T_y <= S_yy; never lowering the key."""
+    from qkdsym.keyrate.mdi_decoy import four_intensity_numeric
+    y, e = four_intensity_numeric(5.0, 0.5, 10.0, 0.1, 0.2)      # inconsistent observations: Y11^L > 1
+    assert y == 1.0 and e == 0.5
+    y, e = four_intensity_numeric(2e-4, 1e-3, 1e-3, 0.05, 0.2)   # e11^U > 1/2 -> 1/2
+    assert 0 < y <= 1 and e == 0.5
+    xp = m._x_part(np.array([0.05, 0.1]), np.array([1e-2, 1e-4]), 3e-6, 0.015, "psi-")
+    Exx = m._raw_gains(np.array([0.05, 0.1]), np.array([0.05, 0.1]), np.array([1e-2, 1e-4]), 3e-6, 0.015, "psi-",
+                       ("EQ_X",))["EQ_X"] * np.exp(2 * np.array([0.05, 0.1]))
+    assert np.all(xp["TEx"] <= Exx)
+    r = m.mdi_eval(0.5, 0.2, 0.05, L=50.0)                      # expected counts: caps do not bind
+    assert r["R"] == pytest.approx(m.mdi_eval(0.5, 0.2, 0.05, L=50.0)["R"], rel=0) and r["Y11"] <= r["Y11_true"]

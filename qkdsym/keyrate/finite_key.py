@@ -166,7 +166,8 @@ def _gamma_w(a: Any, b: Any, w: Any) -> Any:
 
 
 def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: Sequence[Any], EQ: Sequence[Any],
-          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True) -> dict[str, Any]:
+          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True, caps: bool = True
+          ) -> dict[str, Any]:
     """Lim et al.'s estimator, normalised per pulse sent (counts / N), vectorised over everything.
 
     ``Q``/``EQ`` are the gains / error gains at ``(mu1, mu2, mu3)``; ``invN = 1/N``
@@ -201,12 +202,18 @@ def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: 
         hi = [e * (q + per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
         s0 = np.maximum(tau0 * (mu2 * lo[2] - mu3 * hi[1]) / d21, 0.0)
         s1 = np.maximum(tau1 * mu1 * (lo[1] - hi[2] - c1 * (hi[0] - s0 / tau0)) / den1, 0.0)
+        if caps:   # s_{B,0} + s_{B,1} <= n_B (both are counts of disjoint subsets of the n_B detections)
+            s0 = np.minimum(s0, Qbar)
+            s1 = np.minimum(s1, Qbar - s0)
         return s0, s1
 
     sX0, sX1 = bounds(dev(Qbar, q_X))
     sZ0, sZ1 = bounds(dev(Qbar, q_Z))
     dm = dev(EQbar, q_Z)
     vZ1 = np.maximum(tau1 * (ek[1] * (EQ[1] + per_k(dm, p2)) - ek[2] * (EQ[2] - per_k(dm, p3))) / d21, 0.0)
+    vZ1_uncapped = vZ1
+    if caps:       # v_{Z,1} <= m_Z: single-photon errors are a subset of the observed Z errors
+        vZ1 = np.minimum(vZ1, EQbar)
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.clip(np.where(sZ1 > 0, vZ1 / np.where(sZ1 > 0, sZ1, 1.0), 0.5), 0.0, 0.5)
         # w = 1/s_{Z,1} + 1/s_{X,1} in counts: invN (1/(q_Z^2 sZ1) + 1/(q_X^2 sX1))
@@ -226,7 +233,8 @@ def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: 
     return {"margin": margin, "R": np.maximum(margin, 0.0), "n_X": qx2 * Qbar, "n_Z": q_Z * q_Z * Qbar,
             "m_X": qx2 * EQbar, "E_X": E_X, "s_X0": qx2 * sX0, "s_X1": qx2 * sX1, "s_Z0": q_Z * q_Z * sZ0,
             "s_Z1": q_Z * q_Z * sZ1, "v_Z1": q_Z * q_Z * vZ1, "e_Z1": b, "gamma": np.minimum(g, 0.5),
-            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1}
+            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1,
+            "m_Z": q_Z * q_Z * EQbar, "v_Z1_uncapped": q_Z * q_Z * vZ1_uncapped}
 
 
 def _gains(mus: Sequence[Any], eta: Any, Y0: float, e_d: float) -> tuple[list[Any], list[Any]]:
@@ -342,7 +350,7 @@ def finite_key_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: An
                     eps_sec: float = DEFAULTS["eps_sec"], eps_cor: float = DEFAULTS["eps_cor"],
                     f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"], e_d: float = DEFAULTS["e_d"],
                     eta_d: float = DEFAULTS["eta_d"], beta: float = DEFAULTS["beta"],
-                    credit_vacuum: bool = True) -> dict[str, Any]:
+                    credit_vacuum: bool = True, caps: bool = True) -> dict[str, Any]:
     """Lim et al.'s finite-key rate at one setting (arrays of ``L``/``eta``/``N``/intensities broadcast).
 
     Returns ``R`` (bits per pulse sent, ``>= 0``), ``ell`` (``max(l, 0)``
@@ -360,9 +368,11 @@ def finite_key_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: An
     qx = _check_qX(q_X, strict=True)
     e = _channel(L, eta, eta_d, beta, Y0, e_d, f)
     Q, EQ = _gains((a1, a2, a3), e, float(Y0), float(e_d))
-    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 1.0 / Nv, float(eps_sec), float(eps_cor), float(f), credit_vacuum)
+    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 1.0 / Nv, float(eps_sec), float(eps_cor), float(f), credit_vacuum,
+              bool(caps))
     r.pop("Y0_L"), r.pop("Y1_L"), r.pop("tau0"), r.pop("tau1")
-    counts = {k: r[k] * Nv for k in ("n_X", "n_Z", "m_X", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1", "lambda_EC")}
+    counts = {k: r[k] * Nv for k in ("n_X", "n_Z", "m_X", "m_Z", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1",
+                                     "v_Z1_uncapped", "lambda_EC")}
     r.update(counts)
     r["ell"] = r["R"] * Nv
     r.pop("margin")

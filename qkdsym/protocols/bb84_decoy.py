@@ -154,6 +154,22 @@ def _check_nu(mu: float, nu: float) -> None:
                          "0 < nu < mu (the vacuum decoy is always included)")
 
 
+def _physical(obs: dict[str, Any]) -> dict[str, Any]:
+    """Bounds clipped to their physical ranges, exactly as :func:`qkdsym.compile.runtime.gllp_margin` uses them:
+    ``Y_1`` in ``[0, 1]``, ``Q_1 <= Q_mu`` and ``>= 0``, ``e_1`` in ``[0, 1/2]`` (1/2 where ``Y_1 = 0``: no
+    single-photon key).  A decoy bound outside these ranges (e.g. ``Y_1^L < 0`` for ``nu`` close to ``mu``)
+    is a trivial bound; the rate is unchanged by the clipping."""
+    out = dict(obs)
+    Y1 = np.asarray(obs["Y_1"], dtype=float)
+    ok = np.isfinite(Y1) & (Y1 > 0)
+    out["Y_1"] = np.where(ok, np.minimum(np.where(ok, Y1, 0.0), 1.0), 0.0)
+    Q1 = np.asarray(obs["Q_1"], dtype=float)
+    out["Q_1"] = np.where(ok & np.isfinite(Q1), np.clip(np.where(ok, Q1, 0.0), 0.0, np.asarray(obs["Q_mu"])), 0.0)
+    e1 = np.asarray(obs["e_1"], dtype=float)
+    out["e_1"] = np.where(ok & np.isfinite(e1), np.clip(np.where(ok, e1, 0.5), 0.0, 0.5), 0.5)
+    return {k: (float(v) if k in ("Y_1", "Q_1", "e_1") and np.ndim(v) == 0 else v) for k, v in out.items()}
+
+
 def _lp_point(mu: float, decoys: Sequence[float], eta: float, s: Mapping[str, float]) -> dict[str, float]:
     inf = compiled("infinite")
     ks = [float(mu), *[float(d) for d in decoys], 0.0]
@@ -177,7 +193,8 @@ def decoy_eval(mu: float, nu: float | None = None, *, L: float | None = None, et
     """Observables and key rate at one point: ``{"eta", "Q_mu", "E_mu", "Y_1", "Q_1", "e_1", "R"}``.
 
     Give the distance ``L`` (km; ``eta = eta_d 10^(-beta L/10)``) or the total
-    transmittance ``eta``.  ``nu`` is the weak decoy (required for
+    transmittance ``eta``.  The bounds ``Y_1, Q_1, e_1`` are reported in their physical ranges
+    (``[0, 1]``, ``[0, Q_mu]``, ``[0, 1/2]``), as the rate uses them.  ``nu`` is the weak decoy (required for
     ``"vacuum-weak"``; for ``"lp"`` the decoys are ``decoys`` or ``(nu,)``, or
     :data:`LP_DECOYS`, each below ``mu``, the vacuum always added).
     """
@@ -200,7 +217,7 @@ def decoy_eval(mu: float, nu: float | None = None, *, L: float | None = None, et
             _check_nu(mu, float(nu))
             kw["nu"] = float(nu)
         m = compiled(method)
-        out = {k: float(v) for k, v in m.observables(**kw).items()}
+        out = _physical({k: float(v) for k, v in m.observables(**kw).items()})
         out["R"] = float(m.rate(**kw))
     out.pop("f"), out.pop("q")
     return {"eta": e, **out}
@@ -290,7 +307,7 @@ def decoy_curve(distances: Any, method: str = "vacuum-weak", *, f: float = DEFAU
         obs = {k: np.array([p[k] for p in pts]) for k in ("Q_mu", "E_mu", "Y_1", "Q_1", "e_1")}
     else:
         kw = {**s, "eta": eta, **best}
-        o = compiled(method).observables(**kw)
+        o = _physical(compiled(method).observables(**kw))
         obs = {k: np.broadcast_to(o[k], L.shape).copy() for k in ("Q_mu", "E_mu", "Y_1", "Q_1", "e_1")}
     obs = {k: np.where(R > 0, v, np.nan) for k, v in obs.items()}
     settings = {"beta": float(beta), "eta_d": float(eta_d), **s}

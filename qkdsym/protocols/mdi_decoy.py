@@ -311,7 +311,8 @@ def _x_part(mu_x: Any, eta: Any, p_d: float, e_d: float, bsm: str) -> dict[str, 
         w = np.exp(np.asarray(k) + np.asarray(l))
         return g["Q_X"] * w, g["EQ_X"] * w
     (Sxx, Exx), (Sxo, Exo), (Soo, Eoo) = S(mu_x, mu_x), S(mu_x, 0.0), S(0.0, 0.0)
-    return {"Tx": Sxx - 2 * Sxo + Soo, "TEx": np.maximum(Exx - 2 * Exo + Eoo, 0.0), "Soo": Soo}
+    # caps: T_x, TE_x are sums of the non-negative (error) yield terms with m, n >= 1, a subset of S_xx (SE_xx)
+    return {"Tx": Sxx - 2 * Sxo + Soo, "TEx": np.clip(Exx - 2 * Exo + Eoo, 0.0, Exx), "Soo": Soo}
 
 
 def _estimate(method: str, mu_y: Any, mu_x: Any, eta: Any, p_d: float, e_d: float, bsm: str,
@@ -327,7 +328,7 @@ def _estimate(method: str, mu_y: Any, mu_x: Any, eta: Any, p_d: float, e_d: floa
         xp = _x_part(mu_x, eta, p_d, e_d, bsm) if xpart is None else xpart
         Syy = _raw_gains(mu_y, mu_y, eta, p_d, e_d, bsm, ("Q_X",))["Q_X"] * np.exp(2 * np.asarray(mu_y))
         Syo = _raw_gains(mu_y, 0.0, eta, p_d, e_d, bsm, ("Q_X",))["Q_X"] * np.exp(np.asarray(mu_y))
-        Ty = Syy - 2 * Syo + xp["Soo"]   # symmetric users: S_yo = S_oy
+        Ty = np.minimum(Syy - 2 * Syo + xp["Soo"], Syy)   # symmetric users: S_yo = S_oy; cap T_y <= S_yy
         return four_intensity_numeric(xp["Tx"], Ty, xp["TEx"], mu_x, mu_y)
     shape = np.broadcast(*(np.asarray(v) for v in (mu_y, mu_x, eta))).shape
     Y, E = np.empty(shape), np.empty(shape)
