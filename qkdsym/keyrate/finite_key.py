@@ -107,18 +107,19 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ..channel import point_to_point_eta
 from ..compile.runtime import h2
 from ..curves import Curve
-from ..optimize import Bound, maximize
+from ..optimize import Bound, edge_flags, maximize
 from ..protocols.bb84_decoy import DEFAULTS as _DECOY_DEFAULTS
 from ..protocols.bb84_decoy import compiled as _decoy_compiled
 from ..symbols import validate
 from .bounds import plob
 
 __all__ = ["DEFAULTS", "P_DEFAULT", "Q_X_DEFAULT", "MU3_DEFAULT", "SEARCH", "gamma", "hoeffding_delta",
-           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve"]
+           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve", "finite_key_max_distance", "DOMAINS"]
 
 #: channel and post-processing settings: GYS (as bb84_decoy, without its sifting q) and Lim et al.'s eps
 DEFAULTS: dict[str, float] = {**{k: v for k, v in _DECOY_DEFAULTS.items() if k != "q"},
@@ -131,6 +132,9 @@ MU3_DEFAULT = 0.0
 #: search domain of the curves: mu1; s in mu2 = mu3 + s (mu1 - 2 mu3); p1; r in p2 = r (1 - p1); q_Z = 1 - q_X
 SEARCH: dict[str, Bound] = {"mu1": Bound(1e-3, 1.5), "s": Bound(1e-3, 0.95), "p1": Bound(0.05, 0.99, log=False),
                             "r": Bound(0.05, 0.95, log=False), "q_Z": Bound(1e-5, 0.5)}
+#: physical domains the finite-key search may widen into (an optimum on a bound is searched again further out)
+DOMAINS: dict[str, tuple[float, float]] = {"mu1": (0.0, math.inf), "s": (0.0, 0.999), "p1": (1e-3, 0.999),
+                                           "r": (1e-3, 0.999), "q_Z": (0.0, 0.99)}
 _LN2 = math.log(2.0)
 
 
@@ -408,7 +412,8 @@ def _decode(mu1: Any, s: Any, p1: Any, r: Any, q_Z: Any, mu3: float) -> tuple[An
 
 
 def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid: int | None,
-                   stages: int = 6, shrink: float = 0.4) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                   stages: int = 6, shrink: float = 0.4, seeds: Any = None, continuation: int = 0,
+                   info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Global then local: :func:`qkdsym.optimize.maximize` on the whole domain, then ``stages`` zooms.
 
     Each zoom runs ``maximize`` again on a box around every batch element's own
@@ -420,7 +425,9 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
     """
     names = list(free)
     g0 = grid or {4: 9, 5: 7}.get(len(names), 8)
-    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6)
+    inf0: dict[str, Any] = {}
+    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6, info=inf0)
+    free = dict(inf0["bounds"])                    # the (possibly widened) bounds searched
     t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
     span = {k: (free[k].t_range[1] - free[k].t_range[0]) / (g0 - 1) for k in names}
     unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
@@ -432,27 +439,111 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
                  for k in names}
             return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
 
-        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1)
+        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1,
+                        widen=0)
         better = v > val
         for k in names:
             tn = np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range)
             t[k] = np.where(better, tn, t[k])
         val = np.where(better, v, val)
+    out = {k: np.asarray(free[k].from_t(t[k])) for k in names}
+    if seeds is not None:
+        out, val = _continue(fun, free, fixed, out, val, seeds, span, shrink, stages)
+    if continuation and np.ndim(val) == 1 and np.size(val) > 1:
+        for _ in range(continuation):     # neighbours' optima as seeds, both directions, until nothing improves
+            before = np.array(val, copy=True)
+            for shift in (1, -1):
+                nb = {k: np.roll(out[k], shift) for k in names}
+                edge = 0 if shift == 1 else -1
+                for k in names:
+                    nb[k][edge] = np.nan
+                out, val = _continue(fun, free, fixed, out, val, [nb], span, shrink, stages)
+            if not np.any(val > before):
+                break
+    if info is not None:
+        info["bounds"] = free
+        info["at_bound"] = {k: np.logical_or(*edge_flags(out[k], free[k])) for k in names}
+    return out, val
+
+
+def _zoom_from(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], centre: dict[str, Any],
+               span: dict[str, float], shrink: float, stages: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The zoom stages of :func:`_zoom_maximize` started at ``centre`` (batch-shaped, parameter values)."""
+    names = list(free)
+    t = {k: np.asarray(free[k].to_t(np.clip(centre[k], free[k].lo, free[k].hi)), dtype=float) for k in names}
+    val = np.asarray(fun(**{k: free[k].from_t(t[k]) for k in names}, **fixed), dtype=float)
+    val = np.where(np.isfinite(val), val, -np.inf)
+    unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
+    for stage in range(1, stages + 1):
+        half = {k: span[k] * shrink ** (stage - 1) for k in names}
+
+        def zoomed(**kw: Any) -> Any:
+            x = {k: free[k].from_t(np.clip(kw[f"c_{k}"] + kw[f"u_{k}"] * half[k], *free[k].t_range))
+                 for k in names}
+            return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
+
+        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1,
+                        widen=0)
+        better = v > val
+        for k in names:
+            t[k] = np.where(better, np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range), t[k])
+        val = np.where(better, v, val)
     return {k: np.asarray(free[k].from_t(t[k])) for k in names}, val
 
 
+def _continue(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], best: dict[str, np.ndarray], val: np.ndarray,
+              seeds: Any, span: dict[str, float], shrink: float, stages: int
+              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Continuation: an element whose objective is higher at a seed (e.g. the optimum of the neighbouring
+    distance, or one given from outside) than at its own optimum is zoomed again from that seed."""
+    names = list(free)
+    shape = np.shape(val)
+    val = np.array(np.broadcast_to(val, shape), dtype=float).reshape(-1)
+    best = {k: np.array(np.broadcast_to(best[k], shape), dtype=float).reshape(-1) for k in names}
+    fx = {k: np.broadcast_to(np.asarray(v, dtype=float), shape).reshape(-1) for k, v in fixed.items()}
+    for seed in seeds:
+        cand = {k: np.clip(np.broadcast_to(np.asarray(seed[k], dtype=float), shape).reshape(-1), free[k].lo,
+                           free[k].hi) for k in names}
+        okc = np.all([np.isfinite(cand[k]) for k in names], axis=0)
+        with np.errstate(all="ignore"):
+            v0 = np.asarray(fun(**{k: np.where(okc, cand[k], best[k]) for k in names}, **fx), dtype=float)
+        idx = np.nonzero(okc & np.isfinite(v0) & (v0 > val))[0]   # the seed beats the element's own optimum
+        if idx.size == 0:
+            continue
+        b, v = _zoom_from(fun, free, {k: a[idx] for k, a in fx.items()}, {k: cand[k][idx] for k in names},
+                          span, shrink, stages)
+        better = v > val[idx]
+        for k in names:
+            best[k][idx] = np.where(better, b[k], best[k][idx])
+        val[idx] = np.where(better, v, val[idx])
+    return {k: a.reshape(shape) for k, a in best.items()}, val.reshape(shape)
+
+
 def _solve(eta: np.ndarray, invN: float, cfg: dict[str, float], mu3: float, finite: bool,
-           grid: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    free = {k: SEARCH[k] for k in (("mu1", "s", "p1", "r", "q_Z") if finite else ("mu1", "s", "p1", "r"))}
+           grid: int | None, seeds: Any = None, info: dict[str, Any] | None = None
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    names = ("mu1", "s", "p1", "r", "q_Z") if finite else ("mu1", "s", "p1", "r")
+    # the finite-key search may widen into the physical domains; the asymptotic one stays on SEARCH (its
+    # supremum sits on SEARCH's edge by construction, reported as at_bound)
+    free = {k: (Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, DOMAINS[k]) if finite else
+                Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, (SEARCH[k].lo, SEARCH[k].hi))) for k in names}
+    mu1_lo = 2 * mu3 * 1.05 + 1e-3 if mu3 > 0 else 0.0
     if SEARCH["mu1"].lo <= 2 * mu3:
         free["mu1"] = Bound(2 * mu3 * 1.05 + 1e-3, max(SEARCH["mu1"].hi, 2 * mu3 * 1.1 + 2e-3))
+    free["mu1"] = Bound(free["mu1"].lo, free["mu1"].hi, True,
+                        (max(mu1_lo, 0.0), math.inf) if finite else (free["mu1"].lo, free["mu1"].hi))
 
     def fun(mu1: Any, s: Any, p1: Any, r: Any, eta: Any, q_Z: Any = 0.0) -> Any:
         m1, m2, a, b, c, qx = _decode(mu1, s, p1, r, q_Z, mu3)
         Q, EQ = _gains((m1, m2, mu3), eta, cfg["Y0"], cfg["e_d"])
         return _core(m1, m2, mu3, a, b, c, qx, Q, EQ, invN, cfg["eps_sec"], cfg["eps_cor"], cfg["f"])["margin"]
 
-    best, val = _zoom_maximize(fun, free, {"eta": eta}, grid)
+    inf: dict[str, Any] = {}
+    best, val = _zoom_maximize(fun, free, {"eta": eta}, grid, seeds=seeds,
+                               continuation=max(eta.size, 1) if finite else 0, info=inf)
+    if info is not None:
+        info["raw"] = best
+        info["at_bound"] = inf["at_bound"]
     m1, m2, a, b, c, qx = _decode(best["mu1"], best["s"], best["p1"], best["r"], best.get("q_Z", 0.0), mu3)
     out = {"mu1": m1, "mu2": m2, "p1": a, "p2": b, "p3": c, "q_X": qx}
     return {k: np.broadcast_to(np.asarray(v, dtype=float), eta.shape).copy() for k, v in out.items()}, val
@@ -471,7 +562,27 @@ def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta
                     f"is outside the allowed range [0, {SEARCH['mu1'].hi / 2:g}) (need 2 mu3 < the largest mu1 "
                     "searched)")
     finite = N is not None
-    best, val = _solve(eta, 1.0 / N if finite else 0.0, s, m3, finite, grid)
+    info: dict[str, Any] = {}
+    best, val = _solve(eta, 1.0 / N if finite else 0.0, s, m3, finite, grid, info=info)
+    miss = ~(val > 0)
+    if finite and np.any(miss) and np.max(Ld[miss]) > 0:
+        # no key found: the region of positive key narrows towards the end of the curve and a coarse grid can
+        # miss it, so continue the optimum along a ladder of distances (<= 5 km apart) from 0 km
+        top = float(np.max(Ld[miss]))
+        ladder = np.union1d(np.linspace(0.0, top, int(math.ceil(top / 5.0)) + 1), Ld[miss])
+        inf2: dict[str, Any] = {}
+        b2, v2 = _solve(np.asarray(point_to_point_eta(ladder, beta, eta_d), dtype=float), 1.0 / N, s, m3, True,
+                        grid, info=inf2)
+        j = np.searchsorted(ladder, Ld[miss])
+        idx = np.nonzero(miss)[0]
+        better = v2[j] > val[idx]
+        for k in best:
+            best[k][idx] = np.where(better, b2[k][j], best[k][idx])
+        for k in info["at_bound"]:
+            info["at_bound"][k] = np.array(info["at_bound"][k], copy=True)
+            info["at_bound"][k][idx] = np.where(better, inf2["at_bound"][k][j], info["at_bound"][k][idx])
+        val = np.array(val, copy=True)
+        val[idx] = np.where(better, v2[j], val[idx])
     R = np.maximum(val, 0.0)
     Q, EQ = _gains((best["mu1"], best["mu2"], m3), eta, s["Y0"], s["e_d"])
     r = _core(best["mu1"], best["mu2"], m3, best["p1"], best["p2"], best["p3"], best["q_X"], Q, EQ,
@@ -486,8 +597,52 @@ def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta
     if finite:
         settings["N"] = float(N)  # type: ignore[arg-type]
     scenario = f"lim2014 N={N:g}" if finite else "lim2014 asymptotic"
-    return Curve("bb84-wcp-decoy-finite", scenario, Ld, R, optimal, obs, plob(point_to_point_eta(Ld, beta)),
-                 plob(point_to_point_eta(Ld, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("bb84-wcp-decoy-finite", scenario, Ld, R, optimal, obs, plob(point_to_point_eta(Ld, beta)),
+                  plob(point_to_point_eta(Ld, beta, eta_d)), settings, time.perf_counter() - t0)
+    # search parameters (mu1, s: mu2 = mu3 + s (mu1 - 2 mu3), p1, r: p2 = r (1 - p1), q_Z) whose optimum sits on a
+    # search bound that the physical domain did not let grow (only where a key exists)
+    curve.extras["at_bound"] = {k: np.asarray(v, dtype=bool) & (R > 0) for k, v in info["at_bound"].items()}
+    return curve
+
+
+def finite_key_max_distance(N: float, *, mu3: float = MU3_DEFAULT, eps_sec: float = DEFAULTS["eps_sec"],
+                            eps_cor: float = DEFAULTS["eps_cor"], f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"],
+                            e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"],
+                            beta: float = DEFAULTS["beta"], L_max: float = 500.0, grid: int | None = None) -> float:
+    """The distance (km) where the optimised finite-key rate of :func:`finite_key_curve` reaches 0.
+
+    Brent's method on the optimised margin ``l/N``; every evaluation continues the optimum of the last
+    distance with a key (a coarse grid, then a fine one inside the last bracket), so that the search
+    follows the narrowing region of positive key instead of re-finding it from a coarse grid.  0 if no key
+    at 0 km, ``L_max`` if a key remains there.
+    """
+    Nv = float(_check_N(N))
+    cfg = _settings(eps_sec, eps_cor, f, Y0, e_d)
+    validate("beta", float(beta))
+    if beta == 0:
+        raise ValueError("parameter 'beta' = 0: a lossless fibre has no maximum distance")
+    m3 = float(mu3)
+
+    def solve(L: Any, seeds: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        eta = np.asarray(point_to_point_eta(np.atleast_1d(np.asarray(L, dtype=float)), beta, eta_d), dtype=float)
+        info: dict[str, Any] = {}
+        val = _solve(eta, 1.0 / Nv, cfg, m3, True, grid, seeds=seeds, info=info)[1]
+        return np.asarray(val, dtype=float), info["raw"]
+
+    xs = np.linspace(0.0, float(L_max), 21)
+    for _ in range(2):                             # coarse grid, then a fine grid inside the last bracket
+        v, raw = solve(xs)
+        pos = np.nonzero(v > 0)[0]
+        if pos.size == 0:
+            return 0.0 if xs[0] == 0.0 else float(xs[0])
+        i = int(pos[-1])
+        if i == xs.size - 1:
+            return float(xs[-1])
+        seed = {k: np.asarray(a)[i] for k, a in raw.items()}
+        a, b = float(xs[i]), float(xs[i + 1])
+        xs = np.linspace(a, b, 11)
+    seeds = [seed]
+    return float(brentq(lambda L: float(solve([L], seeds)[0][0]), a, b, xtol=1e-6))
 
 
 def _settings(eps_sec: float, eps_cor: float, f: float, Y0: float, e_d: float) -> dict[str, float]:
