@@ -91,6 +91,7 @@ ValueError: parameter 'nu' (decoy intensity) = 0.05 must be smaller than mu = 0.
 
 from __future__ import annotations
 
+import math
 import time
 from functools import lru_cache
 from typing import Any
@@ -462,17 +463,21 @@ def async_curve(distances: Any, *, T_c: float | None = DEFAULTS["T_c"], sigma: f
            V2, sigma, delta_f, p_d, f, interval)
     eta = np.asarray(midpoint_eta(L, beta, eta_d), dtype=float).reshape(L.shape)
     mu_lo = max(MU_RANGE[0], nu * 1.0001)
-    free = {"mu": Bound(mu_lo, MU_RANGE[1]), "s": Bound(0.01, 0.99, log=False)}
+    # mu may grow upwards (stays above nu); p_mu = s (1 - p_nu) with the vacuum kept (s < 1); T_c stays in the
+    # range asked for (an optimum on its edge is reported in extras["at_bound"])
+    free = {"mu": Bound(mu_lo, MU_RANGE[1], domain=(mu_lo, math.inf)),
+            "s": Bound(0.01, 0.99, log=False, domain=(1e-3, 0.999))}
     if T_c is None:
         if not 0 < T_c_range[0] < T_c_range[1] or T_c_range[0] * F < 1:
             raise ValueError(f"T_c_range = {T_c_range!r} must satisfy 1/F <= lo < hi")
-        free["T_c"] = Bound(*T_c_range)
+        free["T_c"] = Bound(*T_c_range, domain=tuple(T_c_range))
 
     def fun(mu: Any, s: Any, eta: Any, T_c: Any = T_c) -> Any:
         return _model(eta, mu, s * (1 - p_nu), nu, p_nu, p_d, T_c, F, V2, sigma, delta_f, f, M,
                       click_filter, interval)["margin"]
 
-    best, val = maximize(fun, free, {"eta": eta}, grid=16 if T_c is None else 24)
+    info: dict[str, Any] = {}
+    best, val = maximize(fun, free, {"eta": eta}, grid=16 if T_c is None else 24, info=info)
     R = np.maximum(val, 0.0)
     p_mu = best["s"] * (1 - p_nu)
     tc = best.get("T_c", np.full_like(L, T_c if T_c is not None else np.nan))
@@ -488,8 +493,12 @@ def async_curve(distances: Any, *, T_c: float | None = DEFAULTS["T_c"], sigma: f
     settings = {"beta": beta, "eta_d": eta_d, "p_d": p_d, "F": F, "M": M, "V2": V2, "sigma": sigma,
                 "delta_f": delta_f, "f": f, "nu": nu, "p_nu": p_nu, "click_filter": click_filter,
                 "T_c": T_c if T_c is not None else "optimised", "interval": interval}
-    return Curve("async-mdi", "asymptotic", L, R, optimal, obs, skc0, plob(point_to_point_eta(L, beta, eta_d)),
-                 settings, time.perf_counter() - t0)  # type: ignore[arg-type]
+    curve = Curve("async-mdi", "asymptotic", L, R, optimal, obs, skc0, plob(point_to_point_eta(L, beta, eta_d)),
+                  settings, time.perf_counter() - t0)  # type: ignore[arg-type]
+    ab = info["at_bound"]
+    curve.extras["at_bound"] = {"mu": ab["mu"] & keep, "p_mu": ab["s"] & keep,
+                                **({"T_c": ab["T_c"] & keep} if T_c is None else {})}
+    return curve
 
 
 def _evaluate(**values: Any) -> dict[str, float]:

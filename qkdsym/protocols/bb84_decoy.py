@@ -71,7 +71,7 @@ from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU, lp_bounds, vacuum_weak_bounds
 from ..optics.sources import error_gain, error_yield_n, gain, poisson, yield_n
-from ..optimize import Bound, maximize
+from ..optimize import Bound, edge_flags, maximize
 from ..symbols import symbol, validate
 from .rate_protocol import RateProtocol
 
@@ -224,11 +224,13 @@ def decoy_eval(mu: float, nu: float | None = None, *, L: float | None = None, et
 
 
 def _free(method: str, nu: float | None, nu_min: float) -> dict[str, Bound]:
+    """Search bounds; ``mu`` may grow upwards (any intensity is physical) but stays above the decoy."""
     if method == "infinite":
         return {"mu": Bound(*MU_RANGE)}
     if nu is not None:
-        return {"mu": Bound(nu * 1.0001, MU_RANGE[1])}
-    return {"mu": Bound(nu_min * 1.0001, MU_RANGE[1]), "s": Bound(0.0, 0.999, log=False)}
+        return {"mu": Bound(nu * 1.0001, MU_RANGE[1], domain=(nu * 1.0001, math.inf))}
+    return {"mu": Bound(nu_min * 1.0001, MU_RANGE[1], domain=(nu_min * 1.0001, math.inf)),
+            "s": Bound(0.0, 0.999, log=False)}
 
 
 def _objective(method: str, nu: float | None, nu_min: float, key_fraction: bool = False):
@@ -245,11 +247,16 @@ def _objective(method: str, nu: float | None, nu_min: float, key_fraction: bool 
 
 
 def _solve(method: str, eta: np.ndarray, s: dict[str, float], nu: float | None, nu_min: float,
-           decoys: Sequence[float] | None, key_fraction: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Optimal intensities and the optimised unclamped rate (or key fraction) at each ``eta``."""
+           decoys: Sequence[float] | None, key_fraction: bool = False, info: dict[str, Any] | None = None
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Optimal intensities and the optimised unclamped rate (or key fraction) at each ``eta``
+    (``info["at_bound"]``: optimum on a search bound, see :func:`qkdsym.optimize.maximize`)."""
+    info = {} if info is None else info
     if method != "lp":
         best, val = maximize(_objective(method, nu, nu_min, key_fraction), _free(method, nu, nu_min),
-                             {"eta": eta, **s})
+                             {"eta": eta, **s}, info=info)
+        if method == "vacuum-weak" and nu is None:   # nu = nu_min + s (mu - nu_min): report nu's own flag
+            info["at_bound"] = {"mu": info["at_bound"]["mu"], "nu": info["at_bound"]["s"]}
         if method == "vacuum-weak":
             best = {"mu": best["mu"], "nu": (np.full_like(best["mu"], nu) if nu is not None
                                              else nu_min + best["s"] * (best["mu"] - nu_min))}
@@ -257,17 +264,25 @@ def _solve(method: str, eta: np.ndarray, s: dict[str, float], nu: float | None, 
     ds = tuple(decoys) if decoys is not None else ((nu,) if nu is not None else LP_DECOYS)
     lo = max(ds) * 1.0001
     mus, vals = np.empty_like(eta), np.empty_like(eta)
+    hi_mu = MU_RANGE[1]
     for i, e in enumerate(np.atleast_1d(eta)):
         def neg(logmu: float) -> float:
             p = _lp_point(math.exp(logmu), ds, float(e), s)
             return -(p["margin"] / max(p["Q_mu"], 1e-300) if key_fraction else p["margin"])
-        grid = np.linspace(math.log(lo), math.log(MU_RANGE[1]), 16)
-        gv = [neg(t) for t in grid]
-        j = int(np.argmin(gv))
-        a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-        r = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-5})
-        t, v = (r.x, r.fun) if r.fun <= gv[j] else (grid[j], gv[j])
+        top = MU_RANGE[1]
+        for _ in range(4):     # an optimum on the upper search bound: search again on a wider range
+            grid = np.linspace(math.log(lo), math.log(top), 16)
+            gv = [neg(t) for t in grid]
+            j = int(np.argmin(gv))
+            a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+            r = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-5})
+            t, v = (r.x, r.fun) if r.fun <= gv[j] else (grid[j], gv[j])
+            if t < math.log(top) - 1e-3 * (math.log(top) - math.log(lo)):
+                break
+            top *= 4
         mus[i], vals[i] = math.exp(t), -v
+        hi_mu = max(hi_mu, top)
+    info["at_bound"] = {"mu": np.asarray(edge_flags(mus, Bound(lo, hi_mu))[0] | edge_flags(mus, Bound(lo, hi_mu))[1])}
     return {"mu": mus}, vals
 
 
@@ -298,7 +313,8 @@ def decoy_curve(distances: Any, method: str = "vacuum-weak", *, f: float = DEFAU
         raise ValueError(f"nu_min = {nu_min!r} is outside the allowed range (0, {MU_RANGE[1]})")
     if method == "vacuum-weak" and nu is not None:
         _check_nu(MU_RANGE[1], float(nu))
-    best, val = _solve(method, eta, s, nu, nu_min, decoys)
+    info: dict[str, Any] = {}
+    best, val = _solve(method, eta, s, nu, nu_min, decoys, info=info)
     R = np.maximum(val, 0.0)
     optimal = {k: np.where(R > 0, v, np.nan) for k, v in best.items()}
     if method == "lp":
@@ -313,8 +329,12 @@ def decoy_curve(distances: Any, method: str = "vacuum-weak", *, f: float = DEFAU
     settings = {"beta": float(beta), "eta_d": float(eta_d), **s}
     if method == "lp":
         settings["decoys"] = list(ds)  # type: ignore[assignment]
-    return Curve("bb84-wcp-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
-                 plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("bb84-wcp-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
+                  plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    # optimum still on a search bound after widening (nu on nu_min is the documented asymptotic optimum)
+    curve.extras["at_bound"] = {k: np.broadcast_to(np.asarray(v, dtype=bool), L.shape) & (R > 0)
+                                for k, v in info["at_bound"].items()}
+    return curve
 
 
 def decoy_max_distance(method: str = "vacuum-weak", *, f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"],

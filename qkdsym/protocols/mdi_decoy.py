@@ -398,8 +398,8 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     return out
 
 
-def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fraction: bool = False
-           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fraction: bool = False,
+           info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Optimal ``mu_z`` (and ``mu_y``) and the optimised unclamped rate (or key fraction) at each ``eta``."""
     est = "analytic" if method == "lp" else method
 
@@ -408,12 +408,16 @@ def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fra
         p = _point(est, mu_z, mu_y, mu_x, eta, s, xp or None)
         return p["margin"] / np.maximum(p["Q_zz"], 1e-300) if key_fraction else p["margin"]
 
+    info = {} if info is None else info
     if method == "infinite":
-        best, val = maximize(fun, {"mu_z": Bound(*Z_RANGE)}, {"eta": eta})
+        best, val = maximize(fun, {"mu_z": Bound(*Z_RANGE)}, {"eta": eta}, info=info)
         return best, val
     xp = _x_part(mu_x, eta, s["p_d"], s["e_d"], s["bsm"])   # fixed by x: computed once per distance
-    best, val = maximize(fun, {"mu_z": Bound(mu_x * 1.05, Z_RANGE[1]), "t": Bound(T_RANGE[0], T_RANGE[1], log=False)},
-                         {"eta": eta, **xp})
+    # mu_z may grow upwards but stays above mu_x; mu_y = mu_x + t (mu_z - mu_x), t in (0, 1)
+    best, val = maximize(fun, {"mu_z": Bound(mu_x * 1.05, Z_RANGE[1], domain=(mu_x * 1.05, np.inf)),
+                               "t": Bound(T_RANGE[0], T_RANGE[1], log=False, domain=(1e-3, 0.999))},
+                         {"eta": eta, **xp}, info=info)
+    info["at_bound"] = {"mu_z": info["at_bound"]["mu_z"], "mu_y": info["at_bound"]["t"]}
     best = {"mu_z": best["mu_z"], "mu_y": mu_x + best["t"] * (best["mu_z"] - mu_x)}
     if method == "lp":
         p = _point("lp", best["mu_z"], best["mu_y"], mu_x, eta, s)
@@ -447,7 +451,8 @@ def mdi_curve(distances: Any, method: str = "analytic", *, bsm: str = DEFAULTS["
     if F is not None:
         validate("F", float(F))
     eta = np.asarray(midpoint_eta(L, beta, eta_d), dtype=float).reshape(L.shape)
-    best, val = _solve(method, eta, s, float(mu_x))
+    info: dict[str, Any] = {}
+    best, val = _solve(method, eta, s, float(mu_x), info=info)
     R = np.maximum(val, 0.0)
     mu_y = best.get("mu_y")
     p = _point("infinite" if method == "infinite" else method, best["mu_z"], mu_y, mu_x, eta, s)
@@ -458,8 +463,11 @@ def mdi_curve(distances: Any, method: str = "analytic", *, bsm: str = DEFAULTS["
     settings: dict[str, Any] = {"beta": float(beta), "eta_d": float(eta_d), **s, "mu_x": float(mu_x)}
     if F is not None:
         settings["F"] = float(F)
-    return Curve("mdi-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
-                 plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("mdi-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
+                  plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve.extras["at_bound"] = {k: np.broadcast_to(np.asarray(v, dtype=bool), L.shape) & (R > 0)
+                                for k, v in info["at_bound"].items()}   # optimum still on a search bound
+    return curve
 
 
 def mdi_max_distance(method: str = "analytic", *, bsm: str = DEFAULTS["bsm"], p_z: float = DEFAULTS["p_z"],
