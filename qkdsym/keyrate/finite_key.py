@@ -91,7 +91,7 @@ Example
 ('2.0405e-04', '2.8278e-04', 0.0588, 0.0378)
 >>> c = finite_key_curve([0.0, 50.0, 100.0], N=1e10)  # GYS channel, mu1, mu2, p, q_X optimised
 >>> [f"{x:.3e}" for x in c.R], [round(float(q), 2) for q in c.optimal["q_X"]]
-(['2.088e-03', '1.131e-04', '1.607e-06'], [0.89, 0.83, 0.66])
+(['2.249e-03', '1.295e-04', '1.607e-06'], [0.91, 0.86, 0.66])
 >>> finite_key_eval(0.5, 0.1, 0.0, N=1e5, L=100.0)["R"]
 0.0
 >>> finite_key_eval(0.5, 0.1, 0.0, N=-1, L=10.0)
@@ -425,11 +425,12 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
     """
     names = list(free)
     g0 = grid or {4: 9, 5: 7}.get(len(names), 8)
-    inf0: dict[str, Any] = {}
-    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6, info=inf0)
-    free = dict(inf0["bounds"])                    # the (possibly widened) bounds searched
-    t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
+    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6, widen=0)
     span = {k: (free[k].t_range[1] - free[k].t_range[0]) / (g0 - 1) for k in names}
+    # the zooms may cross the grid's bounds into the physical domain (one widening step: x4 for log bounds,
+    # half the width for linear ones); an optimum still on the edge is zoomed again further out (twice at most)
+    free = {k: free[k].widened(*free[k].can_widen()) for k in names}
+    t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
     unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
     for stage in range(1, stages + 1):
         half = {k: span[k] * shrink ** (stage - 1) for k in names}
@@ -447,13 +448,25 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
             t[k] = np.where(better, tn, t[k])
         val = np.where(better, v, val)
     out = {k: np.asarray(free[k].from_t(t[k])) for k in names}
+    for _ in range(2):
+        flags = {k: edge_flags(out[k], free[k]) for k in names}
+        grow = {k: free[k].can_widen() for k in names}
+        edge = np.zeros(np.shape(val), dtype=bool)
+        for k in names:
+            edge |= (flags[k][0] & grow[k][0]) | (flags[k][1] & grow[k][1])
+        edge &= np.asarray(val > 0)                # only where a key exists (elsewhere R = 0 is reported)
+        if not np.any(edge):
+            break
+        free = {k: free[k].widened(*grow[k]) for k in names}
+        out, val = _continue(fun, free, fixed, out, val, [{k: np.where(edge, out[k], np.nan) for k in names}],
+                             span, shrink, stages, force=True)
     if seeds is not None:
         out, val = _continue(fun, free, fixed, out, val, seeds, span, shrink, stages)
     if continuation and np.ndim(val) == 1 and np.size(val) > 1:
         for _ in range(continuation):     # neighbours' optima as seeds, both directions, until nothing improves
             before = np.array(val, copy=True)
-            for shift in (1, -1):
-                nb = {k: np.roll(out[k], shift) for k in names}
+            for shift in (1, -1):           # only neighbours with a key (positive objective) seed
+                nb = {k: np.where(np.roll(val, shift) > 0, np.roll(out[k], shift), np.nan) for k in names}
                 edge = 0 if shift == 1 else -1
                 for k in names:
                     nb[k][edge] = np.nan
@@ -492,7 +505,7 @@ def _zoom_from(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], centre: 
 
 
 def _continue(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], best: dict[str, np.ndarray], val: np.ndarray,
-              seeds: Any, span: dict[str, float], shrink: float, stages: int
+              seeds: Any, span: dict[str, float], shrink: float, stages: int, force: bool = False
               ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Continuation: an element whose objective is higher at a seed (e.g. the optimum of the neighbouring
     distance, or one given from outside) than at its own optimum is zoomed again from that seed."""
@@ -507,7 +520,8 @@ def _continue(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], best: dic
         okc = np.all([np.isfinite(cand[k]) for k in names], axis=0)
         with np.errstate(all="ignore"):
             v0 = np.asarray(fun(**{k: np.where(okc, cand[k], best[k]) for k in names}, **fx), dtype=float)
-        idx = np.nonzero(okc & np.isfinite(v0) & (v0 > val))[0]   # the seed beats the element's own optimum
+        # the seed beats the element's own optimum (force: zoom from every given seed)
+        idx = np.nonzero(okc & np.isfinite(v0) & ((v0 >= val) if force else (v0 > val)))[0]
         if idx.size == 0:
             continue
         b, v = _zoom_from(fun, free, {k: a[idx] for k, a in fx.items()}, {k: cand[k][idx] for k in names},
@@ -527,11 +541,11 @@ def _solve(eta: np.ndarray, invN: float, cfg: dict[str, float], mu3: float, fini
     # supremum sits on SEARCH's edge by construction, reported as at_bound)
     free = {k: (Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, DOMAINS[k]) if finite else
                 Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, (SEARCH[k].lo, SEARCH[k].hi))) for k in names}
-    mu1_lo = 2 * mu3 * 1.05 + 1e-3 if mu3 > 0 else 0.0
     if SEARCH["mu1"].lo <= 2 * mu3:
         free["mu1"] = Bound(2 * mu3 * 1.05 + 1e-3, max(SEARCH["mu1"].hi, 2 * mu3 * 1.1 + 2e-3))
+    mu1_lo = min(2 * mu3 * (1 + 1e-6), free["mu1"].lo)          # mu1 > 2 mu3 keeps mu1 > mu2 + mu3 for s < 1
     free["mu1"] = Bound(free["mu1"].lo, free["mu1"].hi, True,
-                        (max(mu1_lo, 0.0), math.inf) if finite else (free["mu1"].lo, free["mu1"].hi))
+                        (mu1_lo, math.inf) if finite else (free["mu1"].lo, free["mu1"].hi))
 
     def fun(mu1: Any, s: Any, p1: Any, r: Any, eta: Any, q_Z: Any = 0.0) -> Any:
         m1, m2, a, b, c, qx = _decode(mu1, s, p1, r, q_Z, mu3)
@@ -567,14 +581,23 @@ def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta
     miss = ~(val > 0)
     if finite and np.any(miss) and np.max(Ld[miss]) > 0:
         # no key found: the region of positive key narrows towards the end of the curve and a coarse grid can
-        # miss it, so continue the optimum along a ladder of distances (<= 5 km apart) from 0 km
+        # miss it, so continue the optimum along a ladder of distances from 0 km
         top = float(np.max(Ld[miss]))
-        ladder = np.union1d(np.linspace(0.0, top, int(math.ceil(top / 5.0)) + 1), Ld[miss])
+        have = np.nonzero(val > 0)[0]
+        start = float(np.max(Ld[have])) if have.size else 0.0
+        start = start if start < top else 0.0
+        seeds = None
+        if have.size and start > 0:
+            i0 = int(have[np.argmax(Ld[have])])
+            seeds = [{k: np.asarray(v)[i0] for k, v in info["raw"].items()}]
+        # rungs 5 km apart from the last requested distance with a key (seeded by its optimum) to the farthest
+        # missed distance, with the missed distances themselves: one continued solve
+        ladder = np.union1d(np.arange(start, top + 5.0, 5.0), Ld[miss])
         inf2: dict[str, Any] = {}
         b2, v2 = _solve(np.asarray(point_to_point_eta(ladder, beta, eta_d), dtype=float), 1.0 / N, s, m3, True,
-                        grid, info=inf2)
-        j = np.searchsorted(ladder, Ld[miss])
+                        grid, seeds=seeds, info=inf2)
         idx = np.nonzero(miss)[0]
+        j = np.searchsorted(ladder, Ld[idx])
         better = v2[j] > val[idx]
         for k in best:
             best[k][idx] = np.where(better, b2[k][j], best[k][idx])
