@@ -138,7 +138,7 @@ class Curve:
                    {k: cat(lambda c, k=k: np.broadcast_to(c.observables[k], c.distance_km.shape))
                     for k in first.observables},
                    cat(lambda c: c.PLOB), cat(lambda c: c.PLOB_eta_d), first.settings,
-                   sum(c.seconds for c in parts), first.extras)
+                   sum(c.seconds for c in parts), _concat_extras(parts))
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every column in output order."""
@@ -170,6 +170,17 @@ class Curve:
         from .plot import plot_curves
 
         return plot_curves([self], path, title=title)
+
+
+def _concat_extras(parts: Sequence[Curve]) -> dict[str, Any]:
+    """The first part's extras, with the per-distance ``at_bound`` flags concatenated over the parts."""
+    out = dict(parts[0].extras)
+    if all("at_bound" in c.extras for c in parts):
+        names = parts[0].extras["at_bound"]
+        out["at_bound"] = {k: np.concatenate([np.broadcast_to(np.asarray(c.extras["at_bound"].get(k, False),
+                                                                         dtype=bool), c.distance_km.shape)
+                                              for c in parts]) for k in names}
+    return out
 
 
 def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], eta_d: float = DEFAULTS["eta_d"],

@@ -224,3 +224,15 @@ def test_maximize_widens_a_bound_its_optimum_sits_on():
     assert best["x"] == pytest.approx([0.5, 1.5]) and info["at_bound"]["x"].tolist() == [False, True]
     with pytest.raises(ValueError, match="domain"):
         Bound(0.1, 2.0, domain=(0.2, 3.0))
+
+
+def test_chunked_curve_concatenates_at_bound_flags():
+    from qkdsym.curves import chunked
+    from qkdsym.protocols.bb84_decoy import decoy_curve
+    L = np.linspace(0.0, 150.0, 7)
+    one = decoy_curve(L)
+    parts = chunked(decoy_curve, L, label="x", progress=False, chunk=3)
+    assert set(one.extras["at_bound"]) == {"mu", "nu"}
+    for k, v in one.extras["at_bound"].items():
+        assert parts.extras["at_bound"][k].tolist() == v.tolist() and v.shape == L.shape
+    assert one.extras["at_bound"]["nu"][one.R > 0].all()   # nu on nu_min: the documented asymptotic optimum
