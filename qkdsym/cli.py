@@ -1,31 +1,41 @@
-"""The ``qkdsym`` command line (also ``python -m qkdsym``).
+"""The ``qkdsym`` command line (also ``python -m qkdsym``), generated from the protocol contract.
 
 Commands::
 
     qkdsym list
-    qkdsym derive PROTOCOL [--scenario NAME|all] [--latex]
+    qkdsym eval PROTOCOL (--L KM | --eta X) [--params NAME|FILE.toml] [options of PROTOCOL] [--clock HZ] [--json]
+    qkdsym curve PROTOCOL [--distance 0:500:1] [options] [--clock HZ] [--csv F] [--plot F.png] [--json]
+    qkdsym compare P1 P2 ... [--distance ...] [--at 100,400] [shared options] [--plot F.png] [--json]
+    qkdsym derive PROTOCOL [--VARIANT CHOICE|all] [--latex]
     qkdsym verify PROTOCOL [--no-qutip] [--json]
-    qkdsym eval PROTOCOL --mu 0.3 --eta 0.5 --pd 0.01 --ed 0.05 [--json]
-    qkdsym eval PROTOCOL --mu 0.3 --L 300 --beta 0.2 --eta-d 0.8 --pd 1e-7
-    qkdsym curve PROTOCOL --distance 0:500:1 [--beta 0.2 --eta-d 0.8 --pd 1e-7 --ed 0]
-                 [--csv F.csv] [--json] [--plot F.png]
-    qkdsym compare ecs-diqkd bell-diqkd [same options] [--at 100,400] [--json]
-    qkdsym export PROTOCOL --to python|c|json OUT
-    qkdsym reproduce [xie-ecs-diqkd|all] [--out results]
-    qkdsym cite PROTOCOL
+    qkdsym export PROTOCOL --to python|c|json OUT [--VARIANT CHOICE]
+    qkdsym cite PROTOCOL [--params NAME]
+    qkdsym network --users N ...
+    qkdsym reproduce [PAPER|all] [--out results]
+    qkdsym pass bb84-wcp-decoy (--loss-table F.csv | --orbit ALT_KM --max-elevation DEG) --clock HZ [--window ...]
+    qkdsym cache [--clear]
 
-A user's mistake (bad value, unknown protocol, malformed option) prints one
-line on stderr and exits with code 2; a failed verification exits with 1.
+``qkdsym eval PROTOCOL --help`` lists exactly that protocol's options with
+unit, domain and the default used (``eval`` and ``curve`` share them).
+Global options, anywhere on the line: ``--plugin MODULE`` and
+``--protocol-file PATH.py`` (a user's protocols), ``--no-cache``,
+``--debug`` (the traceback of an internal error), ``--version``.
+
+Exit codes: 0 ok, 1 a check failed, 2 a user's mistake (one line on stderr),
+3 an internal error (one line asking for a report), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["main", "UsageError"]
+
+_PROTOCOL_COMMANDS = ("eval", "curve", "derive", "verify", "export", "cite", "compare")
 
 
 class UsageError(Exception):
@@ -33,21 +43,35 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kw)
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
         raise UsageError(message)
 
 
 def _float(text: str) -> float:
     try:
-        return float(text)
+        x = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    return x
+
+
+def _values(text: str) -> list[float]:
+    """A comma list of numbers, in the order given (``--loss-db``)."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"malformed list {text!r}; use a,b,c") from None
+    if not values or not all(math.isfinite(x) for x in values):
+        raise argparse.ArgumentTypeError(f"list {text!r} needs finite numbers")
+    return values
 
 
 def _range(text: str) -> list[float]:
-    """``START:STOP:STEP`` (STOP included) or ``a,b,c``, in km."""
-    import math
-
+    """``START:STOP:STEP`` (STOP included) or ``a,b,c``, in km; sorted and de-duplicated."""
     try:
         if ":" in text:
             parts = [float(x) for x in text.split(":")]
@@ -58,10 +82,10 @@ def _range(text: str) -> list[float]:
                 raise argparse.ArgumentTypeError(f"distance range {text!r} has a non-finite number")
             if step <= 0 or stop < start:
                 raise argparse.ArgumentTypeError(f"distance range {text!r} needs STEP > 0 and STOP >= START")
-            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            n = math.floor((stop - start) / step + 1e-9) + 1
             if n > 1_000_000:
-                raise argparse.ArgumentTypeError(f"distance range {text!r} has {n} points; the limit is 1000000")
-            return [start + i * step for i in range(n)]
+                raise argparse.ArgumentTypeError(f"distance range {text!r} has {n:.4g} points; the limit is 1000000")
+            return [start + i * step for i in range(int(n))]
         values = [float(x) for x in text.split(",") if x.strip()]
         if not values:
             raise ValueError
@@ -69,566 +93,464 @@ def _range(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"malformed distance range {text!r}; use START:STOP:STEP or a,b,c") from None
     if not all(math.isfinite(x) for x in values):
         raise argparse.ArgumentTypeError(f"distance list {text!r} has a non-finite number")
-    return values
+    return sorted(set(values))
 
 
-def _decoy_options(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--decoy", choices=("infinite", "vacuum-weak", "lp"), default=None,
-                   help="decoy-state method (bb84-wcp-decoy; default vacuum-weak)")
-    q.add_argument("--f", type=_float, default=None, help="error-correction efficiency (bb84-wcp-decoy, default 1.16)")
-    q.add_argument("--Y0", type=_float, default=None, help="background yield (bb84-wcp-decoy, default 1.7e-6)")
-    q.add_argument("--q", type=_float, default=None, help="sifting factor (bb84-wcp-decoy, default 1/2)")
+# ---------------------------------------------------------------------- generated options
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "none"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-#: generic options of the photon-statistics / MDI protocols: flag -> keyword of their evaluate/curve functions
-_GENERIC = {"--clock": "F", "--Tc": "T_c", "--sigma": "sigma", "--M": "M", "--V2": "V2", "--delta-f": "delta_f",
-            "--p-mu": "p_mu", "--mu-z": "mu_z", "--mu-y": "mu_y", "--mu-x": "mu_x", "--p-z": "p_z"}
+def _add_protocol_options(q: argparse.ArgumentParser, proto: Any, *, point: bool) -> None:
+    """The protocol's parameters and variants as options (canonical flag + aliases)."""
+    from .contract import _default_value
+
+    g = q.add_argument_group(f"{proto.name} parameters (default set '{proto.param_sets[0].name}': "
+                             f"{proto.param_sets[0].citation})")
+    for p in proto.params:
+        if p.role == "free":
+            dflt = "optimised per point when not given" + ("" if point else " (a fixed value where supported)")
+        else:
+            d = _default_value(proto, p)
+            dflt = "default " + (_fmt(d) if d is not None else ("none" if p.optional else "required"))
+        unit = f" [{p.unit}]" if p.unit and p.unit != "1" else ""
+        where = f" (only with --{p.applies[0].replace('_', '-')} {'|'.join(p.applies[1])})" if p.applies else ""
+        g.add_argument(p.cli_flag, *p.aliases, dest=p.name, type=_float, default=None, metavar="X",
+                       help=f"{p.meaning}{unit}, in {p.spec.range_text()}; {dflt}{where}")
+    for v in proto.variants:
+        q.add_argument(v.cli_flag, *v.aliases, dest=v.name, default=None, choices=v.choices,
+                       help=f"{v.help} (default {v.default})")
+    q.add_argument("--params", default=None, metavar="NAME|FILE",
+                   help="parameter set: " + ", ".join(f"'{s.name}'" for s in proto.param_sets)
+                   + ", or a TOML/JSON file of name = value (with optional [" + proto.name + "] section)")
 
 
-def _generic_options(q: argparse.ArgumentParser) -> None:
-    helps = {"--clock": "clock rate in Hz (MDI family)", "--Tc": "maximal pairing interval in s (async-mdi)",
-             "--sigma": "fibre phase-drift rate spread in rad/s (async-mdi)",
-             "--M": "number of phase slices (async-mdi, tf-qkd)", "--V2": "two-photon visibility (async-mdi)",
-             "--delta-f": "laser frequency offset in Hz (async-mdi)", "--p-mu": "signal probability (async-mdi)",
-             "--mu-z": "signal intensity z (mdi-decoy)", "--mu-y": "decoy y (mdi-decoy)",
-             "--mu-x": "decoy x (mdi-decoy)", "--p-z": "signal probability (mdi-decoy)"}
-    for flag, dest in _GENERIC.items():
-        q.add_argument(flag, type=_float, default=None, dest=dest, help=helps[flag])
+def _add_point(q: argparse.ArgumentParser, proto: Any) -> None:
+    where = ("per-user transmittance to the midpoint station, detector included" if proto.geometry == "midpoint"
+             else "transmittance of the whole link, detector included")
+    q.add_argument("--L", type=_float, default=None, metavar="KM",
+                   help=f"distance between the users [km] ({proto.geometry} channel: eta from beta and eta_d)")
+    q.add_argument("--eta", type=_float, default=None, metavar="X", help=f"instead of --L: {where}, in [0, 1]")
 
 
-def _parser() -> _Parser:
-    p = _Parser(prog="qkdsym", description="Derive, verify and evaluate QKD formulas from optics.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_clock(q: argparse.ArgumentParser, proto: Any) -> None:
+    if not any(p.name == "F" for p in proto.params):
+        q.add_argument("--clock", type=_float, default=None, metavar="HZ",
+                       help="clock rate [Hz]: adds the rate in bit/s (R_bps)")
 
-    sub.add_parser("list", help="name the protocols")
 
-    d = sub.add_parser("derive", help="print the closed forms of a protocol")
-    d.add_argument("protocol")
-    d.add_argument("--scenario", default="all", help="scenario name, or 'all' (default)")
+def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
+    p = _Parser(prog="qkdsym", description="Derive, verify, compile and evaluate QKD formulas from optics. "
+                "Run 'qkdsym COMMAND PROTOCOL --help' for a protocol's options.",
+                epilog="global options (anywhere): --plugin MODULE, --protocol-file PATH.py, --no-cache, --debug")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    sub.add_parser("list", help="name the protocols (built-in and plugins)")
+    one = protos[0] if protos else None
+
+    def proto_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_, description=help_ + (f" -- {one.name}: {one.summary}" if one and
+                                                                    command == name else ""))
+        if one is not None and command == name:
+            q.add_argument("protocol", choices=[one.name], help=one.name)
+        else:
+            q.add_argument("protocol", help="protocol name (qkdsym list); 'qkdsym " + name
+                           + " PROTOCOL --help' lists its options")
+        return q
+
+    e = proto_cmd("eval", "evaluate a protocol at one point: observables and key rate R with its unit")
+    if one is not None and command == "eval":
+        _add_point(e, one)
+        _add_protocol_options(e, one, point=True)
+        _add_clock(e, one)
+    e.add_argument("--json", action="store_true", help="print one JSON object (strict)")
+
+    cu = proto_cmd("curve", "optimised key rate versus distance, with the repeaterless bound")
+    if one is not None and command == "curve":
+        _add_protocol_options(cu, one, point=False)
+        _add_clock(cu, one)
+    _sweep_options(cu)
+    cu.add_argument("--csv", help="write the curve as CSV (settings in # comment lines)")
+    cu.add_argument("--plot", help="write a plot (.png, .pdf or .svg)")
+
+    cm = sub.add_parser("compare", help="maximum distances, crossings and rate ratios of protocols on one channel")
+    cm.add_argument("protocols", nargs="+")
+    _sweep_options(cm)
+    if command == "compare" and protos:
+        _compare_options(cm, protos)
+    cm.add_argument("--at", type=_range, default=None, help="distances (km) at which to report rate ratios")
+    cm.add_argument("--plot", help="write a plot of all curves (.png, .pdf or .svg)")
+
+    d = proto_cmd("derive", "print the closed forms of a protocol")
+    if one is not None and command == "derive":
+        for v in one.variants:
+            d.add_argument(v.cli_flag, *v.aliases, dest=v.name, default=None, choices=v.choices + ("all",),
+                           help=f"{v.help} (default: all)")
     d.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
 
-    v = sub.add_parser("verify", help="check derivations against the printed formulas and a QuTiP model")
-    v.add_argument("protocol")
-    v.add_argument("--no-qutip", action="store_true", help="skip the QuTiP density-matrix model")
+    v = proto_cmd("verify", "check derivations against printed formulas and independent (QuTiP) models")
+    v.add_argument("--no-qutip", action="store_true", help="skip the QuTiP density-matrix models")
     v.add_argument("--json", action="store_true", help="print the rows as JSON")
 
-    e = sub.add_parser("eval", help="evaluate Q_zz, e_zz, S and the key rate R at one point")
-    e.add_argument("protocol")
-    e.add_argument("--mu", type=_float, help="coherent-state intensity (ecs-diqkd)")
-    e.add_argument("--eta", type=_float, help="per-user transmittance to the middle station, detector "
-                                              "efficiency included")
-    e.add_argument("--pd", type=_float, default=None, help="dark-count probability per detector (default 0)")
-    e.add_argument("--ed", type=_float, default=None, help="misalignment error (ecs-diqkd, default 0)")
-    e.add_argument("--L", type=_float, help="distance between the users in km (instead of --eta; "
-                                            "eta = eta_d 10^(-beta (L/2)/10))")
-    e.add_argument("--beta", type=_float, default=None, help="fibre loss in dB/km, with --L (default 0.2)")
-    e.add_argument("--eta-d", type=_float, default=None, help="detector efficiency, with --L (default 1)")
-    e.add_argument("--nu", type=_float, default=None, help="weak decoy intensity (bb84-wcp-decoy)")
-    e.add_argument("--n", type=_float, default=None, dest="n_mean", help="mean photon number <n> (bb84-sps)")
-    e.add_argument("--g2", type=_float, default=None, help="g2(0) of the single-photon source (bb84-sps)")
-    _decoy_options(e)
-    _generic_options(e)
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def sweep_options(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--distance", default="0:500:1", type=_range,
-                       help="START:STOP:STEP in km, STOP included, or a comma list (default 0:500:1)")
-        q.add_argument("--beta", type=_float, default=None,
-                       help="fibre loss in dB/km (default 0.2; bb84-wcp-decoy 0.21)")
-        q.add_argument("--eta-d", type=_float, default=None,
-                       help="detector efficiency (default 0.8; bb84-wcp-decoy 0.045)")
-        q.add_argument("--pd", type=_float, default=None, help="dark-count probability (DIQKD, default 1e-7)")
-        q.add_argument("--ed", type=_float, default=None, help="misalignment error (protocols that have it; "
-                                                                "default 0)")
-        q.add_argument("--scenario", default=None, help="scenario (default: the most general)")
-        q.add_argument("--json", action="store_true", help="print JSON")
-        q.add_argument("--quiet", action="store_true", help="no progress bar")
-        _decoy_options(q)
-        q.add_argument("--N", type=_float, default=None, dest="N",
-                       help="bb84-wcp-decoy: finite key with N pulses sent (Lim et al. 2014, three intensities)")
-        q.add_argument("--eps-sec", type=_float, default=None, help="secrecy parameter with --N (default 1e-10)")
-        q.add_argument("--eps-cor", type=_float, default=None, help="correctness parameter with --N (default 1e-15)")
-        _generic_options(q)
-
-    cu = sub.add_parser("curve", help="optimised key rate versus distance, with the PLOB bound")
-    cu.add_argument("protocol")
-    sweep_options(cu)
-    cu.add_argument("--csv", help="write the curve as CSV")
-    cu.add_argument("--plot", help="write a PNG plot")
-
-    cm = sub.add_parser("compare", help="crossings, maximum distances and rate ratios of protocols")
-    cm.add_argument("protocols", nargs="+")
-    sweep_options(cm)
-    cm.add_argument("--at", type=_range, default=None, help="distances (km) at which to report rate ratios")
-    cm.add_argument("--plot", help="write a PNG plot of all curves")
-
-    ex = sub.add_parser("export", help="write standalone rate functions (Python/NumPy, C99, JSON)")
-    ex.add_argument("protocol")
+    ex = proto_cmd("export", "write standalone rate functions (Python/NumPy, C99, JSON)")
     ex.add_argument("--to", required=True, choices=("python", "c", "json"), help="target language")
-    ex.add_argument("out", help="output file (C also writes the .h next to it)")
-    ex.add_argument("--scenario", default=None, help="scenario (default: the most general)")
+    ex.add_argument("out", help="output file (.py, .c or .json; C also writes the .h next to it)")
+    if one is not None and command == "export":
+        for var in one.variants:
+            ex.add_argument(var.cli_flag, *var.aliases, dest=var.name, default=None, choices=var.choices,
+                            help=f"{var.help} (default {var.default})")
+
+    c = proto_cmd("cite", "what to cite for a protocol (and its parameter set)")
+    c.add_argument("--params", default=None, metavar="NAME|FILE", help="parameter set used")
 
     nw = sub.add_parser("network", help="resources and pair key rates of a fully connected MDI-QKD network")
-    nw.add_argument("--users", type=_float, required=True, help="number of users (>= 2)")
-    nw.add_argument("--loss-db", type=_range, default=None,
+    nw.add_argument("--users", type=_float, required=True, help="number of users (2 .. 200)")
+    nw.add_argument("--loss-db", type=_values, default=None,
                     help="each user's loss to the relay in dB: one value for all or one per user (default 15)")
     nw.add_argument("--eta-d", type=_float, default=None, help="detector efficiency (default 0.145)")
-    nw.add_argument("--pd", type=_float, default=None, help="dark-count probability (default 3e-6)")
-    nw.add_argument("--ed", type=_float, default=None, help="misalignment (default 0.015)")
+    nw.add_argument("--p-d", "--pd", dest="pd", type=_float, default=None, help="dark-count probability (default 3e-6)")
+    nw.add_argument("--e-d", "--ed", dest="ed", type=_float, default=None, help="misalignment (default 0.015)")
     nw.add_argument("--clock", type=_float, default=1e8, help="clock rate in Hz (default 1e8, Yan et al.)")
     nw.add_argument("--decoy", choices=("analytic", "lp", "infinite"), default="analytic",
                     help="four-intensity decoy estimate (default analytic)")
     nw.add_argument("--json", action="store_true", help="print JSON")
 
-    r = sub.add_parser("reproduce", help="reproduce a source paper's derivations and claims")
-    r.add_argument("paper", nargs="?", default="all", help="xie-ecs-diqkd or all (default)")
+    r = sub.add_parser("reproduce", help="reproduce the source papers' derivations, figures and claims")
+    r.add_argument("paper", nargs="?", default="all",
+                   help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network, seed-002-links or all (default)")
     r.add_argument("--out", default="results", help="output folder (default results/)")
-    r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-check")
+    r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
 
-    c = sub.add_parser("cite", help="what to cite for a protocol")
-    c.add_argument("protocol")
+    if command in (None, "pass"):  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
+        from .passkey import add_parser as _add_pass
+
+        _add_pass(sub)
+
+    ca = sub.add_parser("cache", help="where derived expressions and generated modules are cached; --clear empties it")
+    ca.add_argument("--clear", action="store_true", help="delete every cached file")
     return p
 
 
-def _eta_from_distance(args: argparse.Namespace) -> float | None:
-    from .symbols import validate
-
-    if args.L is None:
-        if args.beta is not None or args.eta_d is not None:
-            raise UsageError("--beta and --eta-d go with --L")
-        return args.eta
-    if args.eta is not None:
-        raise UsageError("give either --eta or --L, not both")
-    beta = 0.2 if args.beta is None else args.beta
-    eta_d = 1.0 if args.eta_d is None else args.eta_d
-    validate("L", args.L)
-    validate("beta", beta)
-    validate("eta_d", eta_d)
-    return eta_d * 10 ** (-beta * (args.L / 2) / 10)
+def _sweep_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--distance", default="0:500:1", type=_range,
+                   help="START:STOP:STEP in km, STOP included, or a comma list (default 0:500:1)")
+    q.add_argument("--json", action="store_true", help="print JSON (strict)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-_FLAGS = {"mu": "--mu", "nu": "--nu", "n_mean": "--n", "g2": "--g2", "eta": "--eta", "L": "--L", "pd": "--pd",
-          "ed": "--ed", "beta": "--beta", "eta_d": "--eta-d", "decoy": "--decoy", "f": "--f", "Y0": "--Y0",
-          "q": "--q"}
-_ALLOWED = {"ecs-diqkd": {"mu", "eta", "L", "pd", "ed", "beta", "eta_d"},
-            "bell-diqkd": {"eta", "L", "pd", "beta", "eta_d", "ed"},
-            "bb84-sps": {"n_mean", "g2", "eta"},
-            "bb84-wcp-decoy": {"mu", "nu", "eta", "L", "ed", "beta", "eta_d", "decoy", "f", "Y0", "q"}}
+def _compare_options(q: argparse.ArgumentParser, protos: Sequence[Any]) -> None:
+    """The union of the protocols' parameters; each applies to the protocols that take it."""
+    seen: dict[str, Any] = {}
+    for proto in protos:
+        for p in proto.params:
+            if p.role != "free" and p.name not in seen:
+                seen[p.name] = p
+    takers = {n: [pr.name for pr in protos if any(x.name == n for x in pr.params)] for n in seen}
+    for n, p in seen.items():
+        flags = [p.cli_flag, *p.aliases]
+        q.add_argument(*flags, dest=n, type=_float, default=None, metavar="X",
+                       help=f"{p.meaning} [{p.unit}] ({', '.join(takers[n])})")
+    variants: dict[str, Any] = {}
+    for proto in protos:
+        for v in proto.variants:
+            variants.setdefault(v.name, v)
+    for name, v in variants.items():
+        q.add_argument(v.cli_flag, *v.aliases, dest=name, default=None, help=v.help)
+    q.add_argument("--params", default=None, metavar="NAME|FILE", help="parameter set (a name or TOML/JSON file)")
+    if not any(p.name == "F" for pr in protos for p in pr.params):
+        q.add_argument("--clock", type=_float, default=None, metavar="HZ", help="clock rate [Hz]")
 
 
-def _refuse_foreign_flags(args: argparse.Namespace, protocol: str) -> None:
-    for dest, flag in _FLAGS.items():
-        if getattr(args, dest, None) is not None and dest not in _ALLOWED.get(protocol, set(_FLAGS)):
-            raise UsageError(f"{protocol} takes no {flag}")
-
-
-def _eval_sps(args: argparse.Namespace) -> int:
-    from .protocols.bb84_sps import sps_eval
-
-    for dest in ("n_mean", "g2", "eta"):
-        if getattr(args, dest) is None:
-            raise UsageError(f"bb84-sps needs {_FLAGS[dest]}")
-    out = sps_eval(args.n_mean, args.g2, args.eta)
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"bb84-sps at <n>={args.n_mean:g}, g2={args.g2:g}, eta={args.eta:g}")
-        print(f"  R     = {out['R']:.12g}   (single-photon source, optimal pre-attenuation)")
-        print(f"  R_WCP = {out['R_WCP']:.12g}   (coherent-state limit eta/e)")
-        th = out["eta_th"]
-        print(f"  eta_th = {th:.12g}" if th is not None else "  eta_th: none (g2 <n> > 1/2: pre-attenuate at every loss)")
-    return 0
-
-
-def _decoy_settings(args: argparse.Namespace) -> dict[str, float]:
-    keys = {"f": "f", "Y0": "Y0", "q": "q", "ed": "e_d", "eta_d": "eta_d", "beta": "beta"}
-    return {name: getattr(args, dest) for dest, name in keys.items() if getattr(args, dest, None) is not None}
-
-
-def _eval_decoy(args: argparse.Namespace) -> int:
-    from .protocols.bb84_decoy import decoy_eval
-
-    if args.mu is None:
-        raise UsageError("bb84-wcp-decoy needs --mu")
-    if (args.L is None) == (args.eta is None):
-        raise UsageError("bb84-wcp-decoy needs exactly one of --L (km, point to point) and --eta")
-    if args.eta is not None and (args.beta is not None or args.eta_d is not None):
-        raise UsageError("--beta and --eta-d go with --L")
-    out = decoy_eval(args.mu, args.nu, L=args.L, eta=args.eta, method=args.decoy or "vacuum-weak",
-                     **_decoy_settings(args))
-    if args.json:
-        print(json.dumps({k: float(v) for k, v in out.items()}))
-    else:
-        print(f"bb84-wcp-decoy [{args.decoy or 'vacuum-weak'}] at mu={args.mu:g}"
-              + (f", nu={args.nu:g}" if args.nu is not None else ""))
-        for k, v in out.items():
-            print(f"  {k:5s} = {v:.12g}")
-    return 0
-
-
-_COMMON = {"--beta": "beta", "--eta-d": "eta_d", "--pd": "p_d", "--ed": "e_d", "--f": "f", "--Y0": "Y0",
-           "--q": "q", "--mu": "mu", "--nu": "nu", "--L": "L", "--eta": "eta", "--N": "N", "--g2": "g2",
-           "--n": "n_mean", "--decoy": "decoy", "--eps-sec": "eps_sec", "--eps-cor": "eps_cor"}
-
-
-def _generic_kwargs(args: argparse.Namespace, accepted: Sequence[str], protocol: str,
-                    skip: Sequence[str] = ()) -> dict[str, float]:
-    """The options the user gave, by keyword; a flag the protocol does not take is a one-line error."""
-    dests = {"beta": "beta", "eta_d": "eta_d", "p_d": "pd", "e_d": "ed", "f": "f", "Y0": "Y0", "q": "q", "mu": "mu",
-             "nu": "nu", "L": "L", "eta": "eta", "N": "N", "g2": "g2", "n_mean": "n_mean", "decoy": "decoy",
-             "eps_sec": "eps_sec", "eps_cor": "eps_cor", **{v: v for v in _GENERIC.values()}}
-    flags = {**{v: k for k, v in _COMMON.items()}, **{v: k for k, v in _GENERIC.items()}}
-    out: dict[str, float] = {}
-    for kw, dest in dests.items():
-        value = getattr(args, dest, None)
-        if value is None or kw in skip:
-            continue
-        if kw not in accepted:
-            raise UsageError(f"{protocol} takes no {flags[kw]}")
-        out[kw] = int(value) if kw == "M" else value
+# ---------------------------------------------------------------------- commands
+def _given(args: argparse.Namespace, proto: Any) -> dict[str, Any]:
+    out = {p.name: getattr(args, p.name) for p in proto.params if getattr(args, p.name, None) is not None}
+    out.update({v.name: getattr(args, v.name) for v in proto.variants if getattr(args, v.name, None) is not None})
     return out
 
 
-def _rate_protocol_curve(proto: object, args: argparse.Namespace) -> object:
-    import inspect
-
-    from .curves import chunked
-
-    accepted = [k for k in inspect.signature(proto.curve).parameters if k != "distances"]
-    kw = _generic_kwargs(args, accepted, proto.name)
-    return chunked(lambda L: proto.curve(L, **kw), args.distance, label=f"{proto.name} curve",
-                   progress=not args.quiet)
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False)
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from .protocols import get_protocol
+def _cmd_eval(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import evaluate
 
-    proto = get_protocol(args.protocol)
-    if proto.name not in _ALLOWED:  # the MDI family: every option is a keyword of its evaluate function
-        out = proto.evaluate(**_generic_kwargs(args, proto.parameters, proto.name))
-        if args.json:
-            print(json.dumps({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in out.items()}))
-        else:
-            print(f"{proto.name}:")
-            for k, v in out.items():
-                print(f"  {k:16s} = {v:.12g}" if isinstance(v, (int, float)) else f"  {k:16s} = {v}")
-        return 0
-    for dest in _GENERIC.values():
-        if getattr(args, dest, None) is not None:
-            raise UsageError(f"{proto.name} takes no {[k for k, v in _GENERIC.items() if v == dest][0]}")
-    _refuse_foreign_flags(args, proto.name)
-    if proto.name == "bb84-sps":
-        return _eval_sps(args)
-    if proto.name == "bb84-wcp-decoy":
-        return _eval_decoy(args)
-    given = {"mu": args.mu, "eta": _eta_from_distance(args), "p_d": args.pd, "e_d": args.ed}
-    flags = {"mu": "--mu", "eta": "--eta/--L", "p_d": "--pd", "e_d": "--ed"}
-    for name, value in given.items():
-        if value is not None and name not in proto.parameters:
-            raise UsageError(f"{proto.name} takes no {flags[name]}; its parameters are "
-                             f"{', '.join(flags[p] for p in proto.parameters)}")
-    for name in ("mu", "eta"):
-        if name in proto.parameters and given[name] is None:
-            raise UsageError(f"{proto.name} needs {flags[name]}")
-    values = {k: (0.0 if v is None else v) for k, v in given.items() if k in proto.parameters}
-    out = proto.evaluate(**values)
+    proto = protos[0]
+    given = _given(args, proto)
+    if args.eta is not None and args.L is None:
+        explicit = [f for f, n in (("--beta", "beta"), ("--eta-d", "eta_d")) if n in given]
+        if explicit:
+            raise UsageError(f"{' and '.join(explicit)} go with --L (--eta already includes the channel)")
+    if args.L is None and args.eta is None:
+        raise UsageError(f"{proto.name} needs --L (km) or --eta")
+    res = evaluate(proto, L=args.L, eta=args.eta, params=args.params, clock=getattr(args, "clock", None), **given)
     if args.json:
-        print(json.dumps({k: float(out[k]) for k in ("Q_zz", "e_zz", "S", "R")}))
-    else:
-        print(f"{proto.name} at " + ", ".join(f"{k}={v:g}" for k, v in values.items()))
-        for k in ("Q_zz", "e_zz", "S", "R"):
-            print(f"  {k:5s} = {out[k]:.12g}")
-        print(f"  ({out.get('R_reason') or out.get('note')})")
-    return 0
-
-
-def _cmd_derive(args: argparse.Namespace) -> int:
-    from .protocols import get_protocol
-
-    proto = get_protocol(args.protocol)
-    if not hasattr(proto, "scenarios"):
-        import sympy as sp
-
-        groups = proto.derivations() if proto.derivations else {}
-        if args.scenario != "all":
-            if args.scenario not in groups:
-                raise UsageError(f"{proto.name} has no derivation {args.scenario!r}; it has {', '.join(groups)}")
-            groups = {args.scenario: groups[args.scenario]}
-        for label, exprs in groups.items():
-            print(f"% {proto.name} [{label}]" if args.latex else f"{proto.name} [{label}]")
-            for k, v in exprs.items():
-                print(f"{k} = {sp.latex(v)}" if args.latex else f"  {k} = {v}")
-            print()
-        print(proto.conventions)
+        print(_dumps(res))
         return 0
-    names = [s.name for s in proto.scenarios] if args.scenario == "all" else [proto.scenario(args.scenario).name]
-    rate = ("R = Q_zz [1 - h(e_zz) - h((1 + sqrt((S/2)^2 - 1))/2)],  h = binary entropy (log2);  "
-            "R = 0 when S <= 2 or the bracket is negative")
-    rate_tex = (r"R = Q_{zz}\left[1 - h(e_{zz}) - h\left(\tfrac{1 + \sqrt{(S/2)^2 - 1}}{2}\right)\right]")
-    for i, name in enumerate(names):
-        d = proto.derive(name)
-        if args.latex:
-            print(f"% {d.protocol} [{d.scenario}]: {proto.scenario(name).description}")
-            for line in d.latex().values():
-                print(line)
-        else:
-            print(d)
-        if i < len(names) - 1:
-            print()
-    print()
-    print(rate_tex if args.latex else rate)
+    s = res["settings"]
+    where = (f"L = {s['L']:g} km (eta = {s['eta']:.6g})" if "L" in s else f"eta = {s['eta']:g}")
+    choices = ", ".join(f"{v.name}={s[v.name]}" for v in proto.variants)
+    print(f"{proto.name}{' [' + choices + ']' if choices else ''} at {where}")
+    units = res["units"]
+    for k, v in res.items():
+        if k in ("settings", "units", "unit", "protocol") or isinstance(v, list):
+            continue
+        if isinstance(v, dict):  # e.g. a finite key's epsilon budget: its numbers on one line
+            flat = ", ".join(f"{a}={_fmt(b)}" for a, b in v.items() if not isinstance(b, (dict, list)))
+            print(f"  {k:16s} : {flat}")
+            continue
+        if isinstance(v, float):
+            u = units.get(k, "")
+            print(f"  {k:16s} = {v:.12g}" + (f"  [{u}]" if u and u != "1" else ""))
+        elif v is not None:
+            print(f"  {k:16s} : {v}")
+    print("settings: " + ", ".join(f"{k}={_fmt(v)}" for k, v in s.items() if k not in ("L", "eta")))
     return 0
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from .protocols import get_protocol
-    from .verify.runner import verify
+def _cmd_curve(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import curve
 
-    proto = get_protocol(args.protocol)
-    rows = verify(proto.name, qutip=not args.no_qutip)
+    proto = protos[0]
+    _check_outputs(args, ("csv", "plot"))
+    c = curve(proto, args.distance, params=args.params, clock=getattr(args, "clock", None),
+              progress=not args.quiet, **_given(args, proto))
+    if args.csv:
+        c.write_csv(args.csv)
+    if args.plot:
+        c.plot(args.plot)
     if args.json:
-        print(json.dumps([r.as_dict() for r in rows], indent=1))
+        print(_dumps(c.to_dict()))
+        return 0
+    cols = c.columns()
+    names = ["distance_km", "R", "PLOB", *[k for k in cols if k.endswith("_opt")],
+             *[k for k in cols if k.endswith("_bps")]]
+    print(f"# {c.settings_line()}")
+    print(f"# R in {c.unit}; PLOB in bit/channel use; *_bps in bit/s")
+    print(" ".join(f"{n:>14s}" for n in names))
+    for i in range(len(c.distance_km)):
+        print(" ".join(f"{float(cols[n][i]):14.6g}" if math.isfinite(float(cols[n][i])) else f"{'-':>14s}"
+                       for n in names))
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Output paths checked before any work: folder exists, formats known, no two the same."""
+    from .io import check_distinct, check_output_path, check_suffix
+
+    for n in names:
+        v = getattr(args, n, None)
+        if v is None:
+            continue
+        check_output_path(v, f"--{n}")
+        if n == "plot":
+            check_suffix(v, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct([(f"--{n}", getattr(args, n, None)) for n in names])
+
+
+def _cmd_compare(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import compare
+
+    if len({p.name for p in protos}) < 2:
+        raise UsageError("compare needs at least two different protocols")
+    _check_outputs(args, ("plot",))
+    given: dict[str, Any] = {}
+    for proto in protos:
+        given.update(_given(args, proto))
+    if getattr(args, "clock", None) is not None:
+        given["F"] = args.clock
+    res = compare(protos, args.distance, at=args.at or [], params=args.params, progress=not args.quiet,
+                  **{k: v for k, v in given.items() if not (k == "F" and not any(
+                      x.name == "F" for p in protos for x in p.params))})
+    curves = res.pop("curves")
+    if args.plot:
+        from .plot import plot_curves
+
+        ch = res["settings"]["channel"]
+        plot_curves(list(curves.values()), args.plot, bounds=("PLOB",), right=[],
+                    title="compare: " + ", ".join(curves),
+                    subtitle="one channel: " + ", ".join(f"{k}={v:g}" for k, v in ch.items()))
+    if args.json:
+        print(_dumps(res))
+        return 0
+    ch = res["settings"]["channel"]
+    print("one channel for all: " + ", ".join(f"{k}={v:g}" for k, v in ch.items())
+          + "; rates in " + ", ".join(f"{n} {u}" for n, u in res["units"].items()))
+    for n, d in res["max_distance_km"].items():
+        print(f"max distance {n:14s}: " + (f"{d:.3f} km" if d is not None else
+                                            f"beyond {res['distance_km'][1]:g} km (the range swept)"))
+    for n, c in res["plob_crossings_km"].items():
+        for b, xs in c.items():
+            print(f"{n} crosses {b}: " + (", ".join(f"{x:.3f} km" for x in xs) or "not in the range swept"))
+    for c in res["crossings"]:
+        a, b = c["protocols"]
+        print(f"{a} and {b} cross at {c['distance_km']:.3f} km ({c['above_after']} above beyond)")
+    names = [p.name for p in protos]
+    for r in res["ratios"]:
+        rates = ", ".join(f"{k} {v:.4g} {res['units'][k]}" for k, v in r["R"].items())
+        key = [k for k in r if k.startswith("ratio_to_") and k != "ratio_to_PLOB"][0]
+        ratio = f"{r[key]:.4g}" if r[key] is not None else "undefined (zero rate)"
+        print(f"at {r['distance_km']:g} km: {rates}; ratio {names[0]}/{key[9:]} = {ratio}")
+    return 0
+
+
+def _cmd_derive(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    import sympy as sp
+
+    from .contract import derive
+
+    proto = protos[0]
+    choices = _given(args, proto)
+    if proto.variants and not choices:
+        choices = {proto.variants[0].name: "all"}
+    groups = derive(proto, **choices)
+    for label, exprs in groups.items():
+        print(f"% {proto.name} [{label}]" if args.latex else f"{proto.name} [{label}]")
+        for k, v in exprs.items():
+            print(f"{_tex_name(k)} = {sp.latex(v)}" if args.latex else f"  {k} = {v}")
+        print()
+    print(("% " if args.latex else "") + proto.conventions)
+    return 0
+
+
+def _tex_name(name: str) -> str:
+    """``Q_zz`` -> ``Q_{zz}``: a subscript in braces."""
+    head, sep, tail = name.partition("_")
+    return f"{head}_{{{tail}}}" if sep and tail else name
+
+
+def _cmd_verify(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import verify
+
+    proto = protos[0]
+    rows = verify(proto, qutip=not args.no_qutip)
+    if args.json:
+        print(_dumps([r.as_dict() for r in rows]))
+        return 0 if all(r.ok for r in rows) else 1
+    if not rows:
+        print(f"{proto.name}: no verification rows" + (" without QuTiP" if args.no_qutip else ""))
+        return 0
+    w = max(len(r.label) for r in rows)
+    for r in rows:
+        print(f"{'ok ' if r.ok else 'BAD'} {r.kind:8s} {r.label:{w}s} {r.observable:5s} {r.verdict:10s} {r.detail}")
+    bad = sum(not r.ok for r in rows)
+    print(f"{len(rows) - bad} agree, {bad} differ")
+    return 0 if bad == 0 else 1
+
+
+def _cmd_export(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from pathlib import Path
+
+    from .contract import export
+    from .io import check_output_path, check_suffix
+
+    proto = protos[0]
+    suffix = {"python": (".py",), "c": (".c",), "json": (".json",)}[args.to]
+    out = check_suffix(check_output_path(args.out, "export"), suffix, f"export --to {args.to}")
+    if args.to == "c":
+        header = Path(out).with_suffix(".h")
+        if header.exists() and not header.read_text(errors="replace").startswith("/* qkdsym"):
+            raise UsageError(f"{header} exists and was not written by qkdsym; move it or name another .c file")
+    for f in export(proto, args.to, out, **_given(args, proto)):
+        print(f"wrote {f}")
+    return 0
+
+
+def _cmd_cite(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import cite
+
+    print(cite(protos[0], params=args.params))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from .contract import protocol, protocol_names
+
+    for name in protocol_names():
+        p = protocol(name)
+        print(f"{name:15s} {p.summary} [R in {p.rate_unit}]")
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    from . import cache
+
+    if args.clear:
+        n = cache.clear()
+        print(f"removed {n} cached file(s) from {cache.cache_dir()}")
     else:
-        w = max(len(r.label) for r in rows)
-        for r in rows:
-            print(f"{'ok ' if r.ok else 'BAD'} {r.kind:8s} {r.label:{w}s} {r.observable:5s} {r.verdict:10s} {r.detail}")
-        bad = sum(not r.ok for r in rows)
-        print(f"{len(rows) - bad} agree, {bad} differ")
-    return 0 if all(r.ok for r in rows) else 1
-
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    from .protocols import PROTOCOLS, RATE_PROTOCOLS
-
-    for name, p in sorted({**PROTOCOLS, **RATE_PROTOCOLS}.items()):
-        print(f"{name:12s} {p.summary}")
+        info = cache.info()
+        print(f"cache: {info['path']} ({info['files']} files, {info['bytes'] / 1024:.1f} KiB; "
+              f"{'disabled' if not info['enabled'] else 'enabled'}); clear it with 'qkdsym cache --clear'")
     return 0
 
 
-def _cmd_cite(args: argparse.Namespace) -> int:
-    from .protocols import get_protocol
+def _cmd_reproduce(args: argparse.Namespace, protos: Sequence[Any]) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
 
-    p = get_protocol(args.protocol)
-    print(p.citation)
-    print(f"Derived and verified with qkdsym {__import__('qkdsym').__version__}.")
-    return 0
-
-
-def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .io import check_output_path
     from .reproductions import REPRODUCTIONS
 
     names = sorted(REPRODUCTIONS) if args.paper == "all" else [args.paper]
     for n in names:
         if n not in REPRODUCTIONS:
             raise UsageError(f"unknown paper {n!r}; known: {', '.join(sorted(REPRODUCTIONS))}, all")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {str(out)!r} is a file, not a folder")
+    check_output_path(out / "report", "--out") if out.exists() else check_output_path(out, "--out")
+    out.mkdir(exist_ok=True)
     ok = True
     for n in names:
-        report = REPRODUCTIONS[n](args.out, qutip=not args.no_qutip)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{n}.partial-", dir=out))
+        try:
+            report = REPRODUCTIONS[n](tmp, qutip=not args.no_qutip)
+            final = out / n
+            old = None
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{n}.old-", dir=out))
+                os.replace(final, old / n)
+            os.replace(tmp / n, final)
+            report.out = final
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         print(report.summary())
         ok &= report.ok
     return 0 if ok else 1
 
 
-def _sweep_fixed(args: argparse.Namespace, protocol: str) -> dict[str, float]:
-    from .protocols import get_protocol
-
-    params = get_protocol(protocol).parameters
-    fixed: dict[str, float] = {}
-    for flag, name, value in (("--pd", "p_d", args.pd), ("--ed", "e_d", args.ed)):
-        if value is None:
-            continue
-        if name not in params:
-            if name == "e_d" and value == 0:
-                continue
-            raise UsageError(f"{protocol} takes no {flag}")
-        fixed[name] = value
-    return fixed
-
-
-def _cmd_curve(args: argparse.Namespace) -> int:
-    from .curves import sweep
-    from .protocols import get_protocol
-
-    from .curves import DEFAULTS
-
-    proto = get_protocol(args.protocol)
-    if proto.name not in _ALLOWED:
-        if args.scenario is not None:
-            raise UsageError(f"{proto.name} has no scenarios")
-        curve = _rate_protocol_curve(proto, args)
-        return _print_curve(curve, args, proto.name)
-    for dest in _GENERIC.values():
-        if getattr(args, dest, None) is not None:
-            raise UsageError(f"{proto.name} takes no {[k for k, v in _GENERIC.items() if v == dest][0]}")
-    _refuse_foreign_flags(args, proto.name)
-    if proto.name == "bb84-sps":
-        raise UsageError("bb84-sps has no distance model; use qkdsym eval bb84-sps --n ... --g2 ... --eta ...")
-    if proto.name != "bb84-wcp-decoy" and any(getattr(args, k) is not None for k in ("N", "eps_sec", "eps_cor")):
-        raise UsageError(f"{proto.name} takes no --N / --eps-sec / --eps-cor (finite key: bb84-wcp-decoy)")
-    if proto.name == "bb84-wcp-decoy":
-        from .curves import chunked
-        from .protocols.bb84_decoy import decoy_curve
-
-        if args.scenario is not None:
-            raise UsageError("bb84-wcp-decoy has no scenarios; choose the estimator with --decoy")
-        if args.N is not None:
-            from .keyrate.finite_key import finite_key_curve
-
-            if args.decoy is not None or args.q is not None:
-                raise UsageError("--N uses Lim et al.'s three-intensity finite-key protocol: no --decoy or --q")
-            extra = {k: v for k, v in (("eps_sec", args.eps_sec), ("eps_cor", args.eps_cor)) if v is not None}
-            curve = chunked(lambda L: finite_key_curve(L, args.N, **_decoy_settings(args), **extra), args.distance,
-                            label="bb84-wcp-decoy finite-key curve", progress=not args.quiet)
-        else:
-            if args.eps_sec is not None or args.eps_cor is not None:
-                raise UsageError("--eps-sec and --eps-cor go with --N")
-            curve = chunked(lambda L: decoy_curve(L, args.decoy or "vacuum-weak", **_decoy_settings(args)),
-                            args.distance, label="bb84-wcp-decoy curve", progress=not args.quiet)
-    else:
-        curve = sweep(proto.name, args.distance, beta=DEFAULTS["beta"] if args.beta is None else args.beta,
-                      eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d, scenario=args.scenario,
-                      progress=not args.quiet, **_sweep_fixed(args, proto.name))
-    return _print_curve(curve, args, proto.name)
-
-
-def _print_curve(curve: object, args: argparse.Namespace, name: str) -> int:
-    if args.csv:
-        curve.write_csv(args.csv)
-    if args.plot:
-        curve.plot(args.plot, title=f"{name}: " + ", ".join(f"{k}={v:g}" for k, v in curve.settings.items()
-                                                             if isinstance(v, (int, float))))
-    if args.json:
-        print(json.dumps(curve.to_dict()))
-        return 0
-    cols = curve.columns()
-    names = ["distance_km", "R", "PLOB", *[k for k in cols if k.endswith("_opt")]]
-    print(f"# {name} [{curve.scenario}] " + " ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                                                 for k, v in curve.settings.items()))
-    print(" ".join(f"{n:>14s}" for n in names))
-    for i in range(len(curve.distance_km)):
-        print(" ".join(f"{cols[n][i]:14.6g}" if cols[n][i] == cols[n][i] else f"{'-':>14s}" for n in names))
-    return 0
-
-
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from .curves import compare
-    from .protocols import get_protocol
-
-    from .curves import DEFAULTS
-    from .protocols import PROTOCOLS
-
-    names = [get_protocol(p).name for p in args.protocols]
-    if len(set(names)) < 2:
-        raise UsageError("compare needs at least two different protocols")
-    if not all(n in PROTOCOLS for n in names):
-        return _compare_rate_protocols(names, args)
-    for dest in ("decoy", "f", "Y0", "q"):
-        if getattr(args, dest) is not None:
-            raise UsageError(f"compare takes no {_FLAGS[dest]}")
-    if len(set(names)) < 2:
-        raise UsageError("compare needs at least two different protocols")
-    fixed = {"p_d": args.pd, "e_d": args.ed}
-    if args.ed not in (None, 0) and not any("e_d" in get_protocol(n).parameters for n in names):
-        raise UsageError("none of the protocols takes --ed")
-    res = compare(names, args.distance, at=args.at or [], beta=DEFAULTS["beta"] if args.beta is None else args.beta,
-                  eta_d=DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d,
-                  progress=not args.quiet, **fixed)
-    curves = res.pop("curves")
-    if args.plot:
-        from .plot import plot_curves
-
-        plot_curves(list(curves.values()), args.plot)
-    if args.json:
-        print(json.dumps(res))
-        return 0
-    print("settings: " + ", ".join(f"{k}={v:g}" for k, v in res["settings"].items()))
-    for n, d in res["max_distance_km"].items():
-        print(f"max distance {n:12s}: " + (f"{d:.3f} km" if d is not None else
-                                            f"beyond {res['distance_km'][1]:g} km (the range swept)"))
-    for n, c in res["plob_crossings_km"].items():
-        for b, xs in c.items():
-            print(f"{n} crosses {b}: " + (", ".join(f"{x:.3f} km" for x in xs) or "never in range"))
-    for c in res["crossings"]:
-        a, b = c["protocols"]
-        print(f"{a} and {b} cross at {c['distance_km']:.3f} km ({c['above_after']} above beyond)")
-    for r in res["ratios"]:
-        rates = ", ".join(f"{k} {v:.4g}" for k, v in r["R"].items())
-        key = [k for k in r if k.startswith("ratio_to_")][0]
-        ratio = f"{r[key]:.4g}" if r[key] is not None else "undefined (zero rate)"
-        print(f"at {r['distance_km']:g} km: {rates}; ratio {names[0]}/{key[9:]} = {ratio}")
-    return 0
-
-
-def _compare_rate_protocols(names: list[str], args: argparse.Namespace) -> int:
-    import inspect
-
-    from .curves import compare_curves
-    from .protocols import get_protocol
-
-    from .curves import sweep
-    from .protocols import PROTOCOLS
-
-    if "bb84-wcp-decoy" in names:
-        raise UsageError("bb84-wcp-decoy is point to point; compare takes midpoint-station protocols")
-    fns = {}
-    for n in names:
-        proto = get_protocol(n)
-        if n in PROTOCOLS:  # heralded: the optimised sweep with the given settings
-            fixed = {k: v for k, v in (("p_d", args.pd), ("e_d", args.ed)) if v is not None and k in proto.parameters}
-            kw = {k: v for k, v in (("beta", args.beta), ("eta_d", args.eta_d)) if v is not None}
-            fns[n] = (lambda L, n=n, kw=kw, fixed=fixed: sweep(n, L, progress=False, **kw, **fixed))
-            continue
-        if getattr(proto, "curve", None) is None:
-            raise UsageError(f"compare takes protocols with a midpoint-station distance model; {n} has none "
-                             f"(use qkdsym eval {n})")
-        sig = inspect.signature(proto.curve).parameters
-        kw = {k: v for k, v in _generic_kwargs(args, list(sig) + list(_GENERIC.values()) + list(_COMMON.values()),
-                                                 n).items() if k in sig}
-        fns[n] = (lambda L, proto=proto, kw=kw: proto.curve(L, **kw))
-    res = compare_curves(fns, args.distance, at=args.at or [], progress=not args.quiet)
-    curves = res.pop("curves")
-    if args.plot:
-        from .plot import plot_curves
-
-        plot_curves(list(curves.values()), args.plot, bounds=("PLOB",), right=[])
-    if args.json:
-        print(json.dumps(res))
-        return 0
-    for n, d in res["max_distance_km"].items():
-        print(f"max distance {n:12s}: " + (f"{d:.3f} km" if d is not None else
-                                            f"beyond {res['distance_km'][1]:g} km (the range swept)"))
-    for n, c in res["plob_crossings_km"].items():
-        print(f"{n} crosses PLOB/SKC0: " + (", ".join(f"{x:.3f} km" for x in c["PLOB"]) or "never in range"))
-    for c in res["crossings"]:
-        a, b = c["protocols"]
-        print(f"{a} and {b} cross at {c['distance_km']:.3f} km ({c['above_after']} above beyond)")
-    for r in res["ratios"]:
-        print(f"at {r['distance_km']:g} km: " + ", ".join(
-            f"{k} {v:.4g} ({r['ratio_to_PLOB'][k]:.3g} x SKC0)" for k, v in r["R"].items()))
-    return 0
-
-
-def _cmd_network(args: argparse.Namespace) -> int:
-    import math
-
+def _cmd_network(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     from .network import pair_rates, resources, simultaneous_rate, wavelength_plan
     from .protocols.mdi_decoy import DEFAULTS, YAN_INTENSITIES, mdi_eval
     from .reproductions.yan_mdi_network import bsm_success
+    from .symbols import validate
 
-    res = resources(args.users)
+    if not (math.isfinite(args.users) and 2 <= args.users <= 200 and args.users == int(args.users)):
+        raise UsageError(f"parameter 'users' = {args.users!r} must be an integer in [2, 200] (pair rates grow as "
+                         "N^2; qkdsym.network.resources gives the counts of larger networks)")
+    res = resources(int(args.users))
     n = res["users"]
     losses = args.loss_db or [15.0]
     if len(losses) == 1:
         losses = losses * n
     if len(losses) != n:
         raise UsageError(f"--loss-db has {len(losses)} values for {n} users (give one value or one per user)")
+    for i, x in enumerate(losses):
+        if not 0 <= x <= 300:
+            raise UsageError(f"loss of user {i} = {x!r} dB is outside the allowed range [0, 300]")
     eta_d = DEFAULTS["eta_d"] if args.eta_d is None else args.eta_d
     p_d = DEFAULTS["p_d"] if args.pd is None else args.pd
     e_d = DEFAULTS["e_d"] if args.ed is None else args.ed
-    if not (math.isfinite(args.clock) and args.clock > 0):
-        raise UsageError(f"parameter 'clock' = {args.clock!r} is outside the allowed range (0, inf)")
-    from .symbols import validate
-
+    if not (math.isfinite(args.clock) and 0 < args.clock <= 1e15):
+        raise UsageError(f"parameter 'clock' = {args.clock!r} Hz is outside the allowed range (0, 1e15]")
     validate("eta_d", eta_d)
     validate("p_d", p_d)
     validate("e_d", e_d)
@@ -646,9 +568,10 @@ def _cmd_network(args: argparse.Namespace) -> int:
               "R_bps": rates[(a, b)], "bsm_success_per_pulse": success[(a, b)]} for a, b in sorted(rates)]
     out = {"resources": res, "settings": {"eta_d": eta_d, "p_d": p_d, "e_d": e_d, "clock_Hz": args.clock,
                                           "decoy": args.decoy, "intensities": YAN_INTENSITIES},
-           "pairs": pairs, "mean_R_bps": sum(rates.values()) / len(rates), "simultaneous_two_pairs": sim}
+           "unit": "bit/s", "pairs": pairs, "mean_R_bps": sum(rates.values()) / len(rates),
+           "simultaneous_two_pairs": sim}
     if args.json:
-        print(json.dumps(out))
+        print(_dumps(out))
         return 0
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in res.items()))
     print(f"settings: eta_d={eta_d:g}, p_d={p_d:g}, e_d={e_d:g}, clock={args.clock:g} Hz, decoy={args.decoy}, "
@@ -661,33 +584,121 @@ def _cmd_network(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
+_COMMANDS = {"network": _cmd_network, "list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare,
+             "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
+             "reproduce": _cmd_reproduce, "cite": _cmd_cite, "cache": _cmd_cache,
+             "pass": lambda args, protos: __import__("qkdsym.passkey", fromlist=["command"]).command(args, protos)}
 
-    from .compile.export import export
-
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise UsageError(f"output folder {str(out.parent)!r} does not exist")
-    for f in export(args.protocol, args.to, out, scenario=args.scenario):
-        print(f"wrote {f}")
-    return 0
+_GLOBAL_VALUED = ("--plugin", "--protocol-file")
+_GLOBAL_FLAGS = ("--debug", "--no-cache")
 
 
-_COMMANDS = {"network": _cmd_network, "list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare, "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
-             "reproduce": _cmd_reproduce, "cite": _cmd_cite}
+def _split_globals(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Take the global options out of ``argv`` wherever they stand."""
+    rest: list[str] = []
+    g: dict[str, Any] = {"plugins": [], "debug": False, "no_cache": False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, val = a.partition("=")
+        if name in _GLOBAL_VALUED:
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"{name} needs a value")
+                val, i = argv[i + 1], i + 1
+            g["plugins"].append(val)
+        elif a in _GLOBAL_FLAGS:
+            g[a[2:].replace("-", "_")] = True
+        else:
+            rest.append(a)
+        i += 1
+    return rest, g
+
+
+def _command_and_protocols(argv: list[str]) -> tuple[str | None, list[str]]:
+    pos = [a for a in argv if not a.startswith("-")]
+    if not pos:
+        return None, []
+    cmd = pos[0]
+    if cmd not in _PROTOCOL_COMMANDS:
+        return cmd, []
+    i = argv.index(cmd) + 1
+    names = []
+    while i < len(argv) and not argv[i].startswith("-"):
+        names.append(argv[i])
+        i += 1
+        if cmd != "compare":
+            break
+    return cmd, names
+
+
+def _run(argv: list[str], g: dict[str, Any]) -> int:
+    from . import contract
+
+    if g["no_cache"]:
+        import os
+
+        os.environ["QKDSYM_NO_CACHE"] = "1"
+    for spec in g["plugins"]:
+        contract.load_plugin(spec)
+    if argv[:1] == ["--version"] or (argv and argv[0] == "--version"):
+        from . import __version__
+
+        print(f"qkdsym {__version__}")
+        return 0
+    cmd, names = _command_and_protocols(argv)
+    protos = [contract.protocol(n) for n in names] if cmd in _PROTOCOL_COMMANDS else []
+    parser = _parser(cmd, protos)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "version", False):
+        from . import __version__
+
+        print(f"qkdsym {__version__}")
+        return 0
+    if extra:
+        owner = protos[0].name if len(protos) == 1 else (cmd or "qkdsym")
+        bad = extra[0].split("=")[0]
+        hint = f" (see 'qkdsym {cmd} {protos[0].name} --help')" if len(protos) == 1 else ""
+        raise UsageError(f"{owner} takes no {bad}{hint}" if bad.startswith("-") else f"unexpected argument {bad!r}")
+    if args.command is None:
+        raise UsageError("a command is required (qkdsym --help lists them)")
+    return _COMMANDS[args.command](args, protos)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 1 a check failed, 2 a user's mistake)."""
+    """Entry point; returns the exit code (0 ok, 1 a check failed, 2 a user's mistake, 3 a bug, 130 interrupted)."""
+    import warnings
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
-        args = _parser().parse_args(argv)
-        return _COMMANDS[args.command](args)
-    except (UsageError, ValueError) as exc:
-        print(f"qkdsym: error: {exc}".splitlines()[0], file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rest, g = _split_globals(argv)
+            return _run(rest, g)
+    except (UsageError, ValueError, NotImplementedError, OSError, MemoryError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        msg = str(exc) or type(exc).__name__
+        if isinstance(exc, NotImplementedError):
+            msg = f"not available: {msg}"
+        if isinstance(exc, MemoryError):
+            msg = "out of memory: choose a smaller problem"
+        print(f"qkdsym: error: {msg}".splitlines()[0], file=sys.stderr)
+        if debug:
+            raise
         return 2
-    except BrokenPipeError:
-        return 0
+    except KeyboardInterrupt:
+        print("qkdsym: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # argparse --help
+        return int(exc.code or 0)
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if debug:
+            raise
+        print(f"qkdsym: internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+              "please report it with the command line; run again with --debug for the traceback", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ Example
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -37,14 +38,15 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import brentq
 
 from .channel import midpoint_eta, point_to_point_eta
-from .compile import compile_protocol
 from .keyrate.bounds import plob
 from .optimize import Bound, maximize
+from .lazy import function
 from .progress import Progress
 from .symbols import validate
+
+brentq = function("scipy.optimize", "brentq")
 
 __all__ = ["Curve", "sweep", "compare", "compare_curves", "chunked", "RateProblem", "DEFAULTS"]
 
@@ -59,6 +61,8 @@ class RateProblem:
                  scenario: str | None = None, **fixed: float) -> None:
         from .protocols import get_protocol
 
+        from .compile import compile_protocol
+
         proto = get_protocol(protocol)
         self.protocol = proto.name
         self.model = compile_protocol(proto.name, scenario)
@@ -66,8 +70,8 @@ class RateProblem:
         validate("beta", float(beta))
         validate("eta_d", float(eta_d))
         self.beta, self.eta_d = float(beta), float(eta_d)
-        self.free = {k: Bound(*v) for k, v in proto.free.items() if k in params}
         given = {k: v for k, v in fixed.items() if v is not None}
+        self.free = {k: Bound(*v) for k, v in proto.free.items() if k in params and k not in given}
         extra = set(given) - set(params)
         if extra:
             raise ValueError(f"{proto.name} takes no parameter(s) {sorted(extra)}; its parameters are "
@@ -124,6 +128,8 @@ class Curve:
     settings: dict[str, float]
     seconds: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    #: unit of ``R`` (bit/round, bit/pulse, bit/pulse pair, bit/time bin)
+    unit: str = "bit/round"
 
     @classmethod
     def concat(cls, parts: Sequence["Curve"]) -> "Curve":
@@ -138,7 +144,7 @@ class Curve:
                    {k: cat(lambda c, k=k: np.broadcast_to(c.observables[k], c.distance_km.shape))
                     for k in first.observables},
                    cat(lambda c: c.PLOB), cat(lambda c: c.PLOB_eta_d), first.settings,
-                   sum(c.seconds for c in parts), _concat_extras(parts))
+                   sum(c.seconds for c in parts), _concat_extras(parts), first.unit)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every column in output order."""
@@ -149,27 +155,112 @@ class Curve:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"distance_km": [...], "R": [...], "PLOB": [...], "<param>_opt": [...], ...}``."""
-        out: dict[str, Any] = {"protocol": self.protocol, "scenario": self.scenario, "settings": self.settings}
+        out: dict[str, Any] = {"protocol": self.protocol, "scenario": self.scenario,
+                               "settings": _json_safe(self.settings), "unit": self.unit, "units": self.units()}
         for k, v in self.columns().items():
             out[k] = [None if not math.isfinite(x) else float(x) for x in np.asarray(v, dtype=float)]
         return out
 
+    def units(self) -> dict[str, str]:
+        """The unit of every column that has one."""
+        from .symbols import PARAMS
+
+        u = {"distance_km": "km", "R": self.unit, "PLOB": "bit/channel use", "PLOB_eta_d": "bit/channel use"}
+        for k in self.columns():
+            if k.endswith("_bps"):
+                u[k] = "bit/s"
+            elif k.endswith("_opt") and k[:-4] in PARAMS:
+                u[k] = PARAMS[k[:-4]].unit
+        return u
+
+    def settings_line(self) -> str:
+        """``protocol [scenario]: k=v, ...`` -- the settings in one line (CSV header, plot subtitle)."""
+        return f"{self.protocol} [{self.scenario}]: " + ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.settings.items())
+
     def write_csv(self, path: str | Path) -> Path:
-        """Write the columns as CSV (empty cell where undefined)."""
-        path = Path(path)
+        """Write the columns as CSV (empty cell where undefined) after commented lines with the settings
+        and units; written to a temporary name, then renamed."""
+        import io
+
+        from .io import atomic_write
+
         cols = self.columns()
-        with path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(cols))
-            for row in zip(*cols.values()):
-                w.writerow(["" if not math.isfinite(x) else repr(float(x)) for x in row])
-        return path
+        fh = io.StringIO(newline="")
+        fh.write(f"# {self.settings_line()}\n")
+        fh.write("# units: " + ", ".join(f"{k} [{v}]" for k, v in self.units().items()) + "\n")
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(list(cols))
+        for row in zip(*cols.values()):
+            w.writerow(["" if not math.isfinite(x) else repr(float(x)) for x in row])
+        return atomic_write(path, fh.getvalue())
 
     def plot(self, path: str | Path, *, title: str | None = None) -> Path:
-        """Key rate (log scale) with both PLOB bounds and the optimal parameters on a second axis."""
+        """Key rate (log scale) with both PLOB bounds and the optimal parameters on a second axis;
+        the settings are the subtitle."""
         from .plot import plot_curves
 
-        return plot_curves([self], path, title=title)
+        return plot_curves([self], path, title=title or self.protocol, subtitle=self.settings_line())
+
+    # ------------------------------------------------------------- notebooks and tables
+    def to_pandas(self) -> Any:
+        """The columns as a pandas DataFrame indexed by distance (``pip install pandas``)."""
+        import pandas as pd
+
+        df = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in self.columns().items()}).set_index(
+            "distance_km")
+        df.attrs.update({"protocol": self.protocol, "scenario": self.scenario, "unit": self.unit,
+                         "settings": _json_safe(self.settings)})
+        return df
+
+    def to_xarray(self) -> Any:
+        """An xarray Dataset with dimension ``distance_km``, units in each variable's attributes
+        (``pip install xarray``)."""
+        import xarray as xr
+
+        units = self.units()
+        cols = self.columns()
+        ds = xr.Dataset({k: ("distance_km", np.asarray(v, dtype=float), {"units": units.get(k, "")})
+                         for k, v in cols.items() if k != "distance_km"},
+                        coords={"distance_km": ("distance_km", np.asarray(self.distance_km, dtype=float),
+                                                {"units": "km"})})
+        ds.attrs.update({"protocol": self.protocol, "scenario": self.scenario, "unit": self.unit,
+                         "settings": json.dumps(_json_safe(self.settings))})
+        return ds
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+        import tempfile
+
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in self.settings.items())
+        img = ""
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                png = self.plot(Path(d) / "c.png").read_bytes()
+                img = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="480">'
+            except Exception:  # pragma: no cover - no matplotlib
+                img = ""
+        return (f"<b>{html.escape(self.protocol)}</b> [{html.escape(self.scenario)}], {len(self.distance_km)} "
+                f"distances, R in {html.escape(self.unit)}<br>{img}<table>{rows}</table>")
+
+
+def _json_safe(obj: Any) -> Any:
+    """Settings for strict JSON: non-finite floats become None, NumPy scalars floats."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (bool, str)) or obj is None:
+        return obj
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    try:
+        x = float(obj)
+    except (TypeError, ValueError):
+        return str(obj)
+    return x if math.isfinite(x) else None
 
 
 def _concat_extras(parts: Sequence[Curve]) -> dict[str, Any]:

@@ -29,14 +29,16 @@ def test_eval_json_contract(capsys):
     code, out, _ = run(capsys, "eval", "ecs-diqkd", "--mu", "0.3", "--eta", "0.5", "--pd", "0.01", "--ed", "0.05", "--json")
     assert code == 0
     obj = json.loads(out)
-    assert set(obj) == {"Q_zz", "e_zz", "S", "R"} and all(isinstance(v, float) for v in obj.values())
+    assert {"Q_zz", "e_zz", "S", "R"} <= set(obj) and all(isinstance(obj[k], float) for k in ("Q_zz", "e_zz", "S", "R"))
+    assert obj["unit"] == "bit/round" and obj["settings"]["param_set"] == "xie2024"
+    assert obj["settings"]["p_d"] == 0.01 and obj["settings"]["eta"] == 0.5 and obj["protocol"] == "ecs-diqkd"
     ref = get_protocol("ecs-diqkd").evaluate(mu=0.3, eta=0.5, p_d=0.01, e_d=0.05)
-    for k in obj:
+    for k in ("Q_zz", "e_zz", "S", "R"):
         assert obj[k] == pytest.approx(ref[k], rel=1e-15)
 
 
 def test_eval_bell_takes_no_mu(capsys):
-    code, out, _ = run(capsys, "eval", "bell-diqkd", "--eta", "0.5", "--pd", "0.01", "--json")
+    code, out, _ = run(capsys, "eval", "bell-diqkd", "--eta", "0.5", "--p-d", "0.01", "--json")
     assert code == 0 and json.loads(out)["Q_zz"] == pytest.approx(0.13486176, rel=1e-12)
 
 
@@ -56,30 +58,26 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["eval", "ecs-diqkd", "--mu", "nan", "--eta", "0.5"], "nan"),
     (["eval", "ecs-diqkd", "--mu", "inf", "--eta", "0.5"], "inf"),
     (["eval", "ecs-diqkd", "--mu", "abc", "--eta", "0.5"], "not a number"),
-    (["eval", "ecs-diqkd", "--eta", "0.5"], "needs --mu"),
+    (["eval", "ecs-diqkd", "--eta", "0.5"], "needs mu"),
     (["eval", "bell-diqkd", "--mu", "0.1", "--eta", "0.5"], "takes no --mu"),
-    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.5", "--L", "10"], "either --eta or --L"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.5", "--L", "10"], "exactly one of L"),
     (["eval", "ecs-diqkd", "--mu", "0.1", "--L", "-10"], "'L'"),
     (["eval", "ecs-diqkd", "--mu", "0.1", "--L", "10", "--beta", "-1"], "'beta'"),
     (["eval", "nope", "--eta", "0.5"], "unknown protocol"),
-    (["derive", "ecs-diqkd", "--scenario", "nope"], "scenario 'nope'"),
+    (["derive", "ecs-diqkd", "--scenario", "nope"], "invalid choice: 'nope'"),
     (["reproduce", "nope"], "unknown paper"),
     (["frobnicate"], "invalid choice"),
     (["eval", "bb84-sps", "--n", "-0.1", "--g2", "0.01", "--eta", "0.1"], "'n_mean'"),
     (["eval", "bb84-sps", "--n", "0.3", "--g2", "-0.01", "--eta", "0.1"], "'g2'"),
     (["eval", "bb84-sps", "--n", "0.5", "--g2", "9", "--eta", "0.1"], "not a probability"),
-    (["eval", "bb84-sps", "--n", "0.3", "--eta", "0.1"], "needs --g2"),
     (["eval", "bb84-sps", "--n", "0.3", "--g2", "0.01", "--eta", "0.1", "--mu", "1"], "takes no --mu"),
     (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.6", "--L", "50"], "'nu'"),
     (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1", "--L", "50", "--f", "0.9"], "'f'"),
-    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1"], "exactly one of --L"),
+    (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1"], "needs --L (km) or --eta"),
     (["eval", "bb84-wcp-decoy", "--mu", "0.5", "--nu", "0.1", "--L", "10", "--pd", "1e-6"], "takes no --pd"),
     (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.1", "--g2", "0.1"], "takes no --g2"),
-    (["curve", "bb84-sps"], "no distance model"),
     (["curve", "bb84-wcp-decoy", "--decoy", "magic"], "invalid choice"),
     (["curve", "bb84-wcp-decoy", "--Y0", "2"], "'Y0'"),
-    (["compare", "ecs-diqkd", "bb84-wcp-decoy"], "point to point"),
-    (["compare", "ecs-diqkd", "bb84-sps"], "distance model"),
     (["network", "--users", "1"], "'users'"),
     (["network", "--users", "2.5"], "'users'"),
     (["network", "--users", "3", "--loss-db", "1,2"], "one per user"),
@@ -89,18 +87,17 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["network"], "required"),
     (["export", "async-mdi", "--to", "python", "/tmp/qkdsym-x.py"], "export it --to json"),
     (["export", "bb84-wcp-decoy", "--to", "c", "/tmp/qkdsym-x.c", "--scenario", "lp"], "not 'lp'"),
-    (["compare", "async-mdi", "bb84-sps"], "distance model"),
     (["curve", "async-mdi", "--Y0", "1e-6"], "takes no --Y0"),
     (["curve", "async-mdi", "--Tc", "0"], "T_c"),
     (["curve", "async-mdi", "--clock", "-1"], "F"),
     (["curve", "tf-qkd", "--M", "1"], "M"),
     (["eval", "tf-qkd", "--mu", "0.1", "--L", "100", "--Tc", "1e-6"], "takes no --Tc"),
-    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.1", "--clock", "1e9"], "takes no --clock"),
+    (["eval", "ecs-diqkd", "--mu", "0.1", "--eta", "0.1", "--clock", "0"], "'F'"),
     (["curve", "bb84-wcp-decoy", "--N", "0"], "'N'"),
-    (["curve", "bb84-wcp-decoy", "--N", "1e10", "--decoy", "lp"], "no --decoy"),
-    (["curve", "bb84-wcp-decoy", "--eps-sec", "1e-9"], "go with --N"),
+    (["curve", "bb84-wcp-decoy", "--N", "1e10", "--decoy", "lp"], "N does not go with decoy"),
+    (["curve", "bb84-wcp-decoy", "--eps-sec", "1e-9"], "eps_sec goes with N"),
     (["curve", "ecs-diqkd", "--N", "1e10"], "takes no --N"),
-    (["derive", "bb84-sps", "--scenario", "nope"], "no derivation"),
+    (["derive", "bb84-sps", "--scenario", "nope"], "takes no --scenario"),
     (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
     (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),
     (["curve", "ecs-diqkd", "--distance", "100:0:10"], "STOP >= START"),
@@ -128,7 +125,8 @@ def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, needle):
 
 def test_derive_prints_all_scenarios_and_latex(capsys):
     code, out, _ = run(capsys, "derive", "ecs-diqkd")
-    assert code == 0 and out.count("ecs-diqkd [") == 3 and "1 - exp(-2*mu)" in out
+    assert code == 0 and out.count("ecs-diqkd [") == 4 and "1 - exp(-2*mu)" in out  # 3 scenarios + the rate
+    assert all(f"ecs-diqkd [{s}]" in out for s in ("ideal", "loss-dark", "misalignment"))
     code, out, _ = run(capsys, "derive", "ecs-diqkd", "--scenario", "ideal", "--latex")
     assert code == 0 and r"Q_{zz} = 1 - e^{- 2 \mu}" in out
 
@@ -144,7 +142,7 @@ def test_cite(capsys):
 
 
 def test_python_dash_m_and_console_script_behave_alike():
-    p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "0.5", "--json"],
+    p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "0.5", "--pd", "0", "--json"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and json.loads(p.stdout)["S"] == pytest.approx(2 * 2**0.5, rel=1e-12)
     p = subprocess.run([sys.executable, "-m", "qkdsym", "eval", "bell-diqkd", "--eta", "7"],
@@ -162,13 +160,16 @@ def test_curve_json_contract_csv_and_plot(capsys, tmp_path):
     assert d["distance_km"][2] == 100.0 and d["R"][2] == pytest.approx(5.1747821e-03, rel=1e-6)
     assert d["R"][-1] == 0.0 and d["mu_opt"][-1] is None
     lines = csv_path.read_text().splitlines()
-    assert lines[0].startswith("distance_km,R,PLOB,PLOB_eta_d,mu_opt") and len(lines) == 12
+    assert lines[0].startswith("# ecs-diqkd [misalignment]: ") and "eta_d=0.8" in lines[0] and "[bit/round]" in lines[1]
+    assert lines[2].startswith("distance_km,R,PLOB,PLOB_eta_d,mu_opt") and len(lines) == 14
+    assert d["unit"] == "bit/round" and d["settings"]["param_set"] == "xie2024" and d["settings"]["mu"] == "optimised"
     assert png.stat().st_size > 10_000
 
 
 def test_curve_table(capsys):
     code, out, _ = run(capsys, "curve", "bell-diqkd", "--distance", "100,200", "--quiet")
-    assert code == 0 and out.startswith("# bell-diqkd") and len(out.strip().splitlines()) == 4
+    assert code == 0 and out.startswith("# bell-diqkd") and len(out.strip().splitlines()) == 5
+    assert "R in bit/round" in out
 
 
 def test_compare_json(capsys):
@@ -202,7 +203,7 @@ def test_eval_bb84_sps_json_contract(capsys):
     code, out, _ = run(capsys, "eval", "bb84-sps", "--n", "0.292", "--g2", "0.00698", "--eta", "0.0148", "--json")
     assert code == 0
     d = json.loads(out)
-    assert set(d) == {"R", "R_WCP", "eta_th"}
+    assert {"R", "R_WCP", "eta_th"} <= set(d) and d["unit"] == "bit/pulse"
     assert d["R_WCP"] == pytest.approx(0.0148 / 2.718281828459045, rel=1e-12)
     assert d["eta_th"] == pytest.approx(0.0020381684668, rel=1e-9) and 0 < d["R"] < d["R_WCP"]
 
@@ -224,7 +225,7 @@ def test_derive_rate_protocols(capsys):
     code, out, _ = run(capsys, "derive", "bb84-wcp-decoy", "--scenario", "infinite")
     assert code == 0 and "Q_mu = -(1 - Y0)*exp(-eta*mu) + 1" in out
     code, out, _ = run(capsys, "derive", "bb84-sps", "--latex")
-    assert code == 0 and "eta_th = " in out
+    assert code == 0 and "eta_{th} = " in out
 
 
 def test_verify_rate_protocols_against_printed_formulas(capsys):

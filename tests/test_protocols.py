@@ -133,7 +133,7 @@ def test_bad_input_is_refused_with_the_parameter_named(proto, values, message):
 
 
 def test_unknown_protocol_and_scenario():
-    with pytest.raises(ValueError, match="known protocols: bell-diqkd, ecs-diqkd"):
+    with pytest.raises(ValueError, match="known protocols: async-mdi, bb84-sps, bb84-wcp-decoy, bell-diqkd, ecs-diqkd"):
         get_protocol("bb84")
     with pytest.raises(ValueError, match="scenario 'nope'"):
         ECS.derive("nope")

@@ -19,7 +19,8 @@ def report(tmp_path_factory):
 
 def test_files_written(report):
     for name in ("derivations.md", "derivations.tex", "expressions.json", "verification.md", "verification.json",
-                 "claims.md", "claims.json", "fig2.png", "fig2.csv", "fig3.png", "fig3.csv"):
+                 "claims.md", "claims.json", "fig2.png", "fig2.csv", "fig3.png", "fig3.csv",
+                 "fig_eat.png", "fig_eat.csv", "eat_min_rounds.md", "eat_min_rounds.csv"):
         assert (report.out / name).stat().st_size > 100, name
     expr = json.loads((report.out / "expressions.json").read_text())
     assert set(expr) == {"ecs-diqkd", "bell-diqkd"} and set(expr["ecs-diqkd"]) == {"ideal", "loss-dark", "misalignment"}
@@ -39,6 +40,26 @@ def test_every_claim_has_a_verdict_and_a_reason(report):
                 "intercity-2-4-orders"):
         assert cid in by_id
     assert by_id["max-distance"] == "reproduced" and by_id["advantage-400km"] == "not reproduced"
+    assert by_id["finite-size-rounds"] == "needs unstated assumptions"
+    assert by_id["finite-size-advantage"] == "reproduced"
+
+
+def test_finite_size_table(report):
+    import csv
+
+    rows = list(csv.DictReader((report.out / "eat_min_rounds.csv").open()))
+    n_min = {(r["is_ecs"] == "1.0", float(r["distance_km"])): float(r["n_min"]) for r in rows}
+    assert len(rows) == 8
+    # minimum rounds sent (EAT, eps_sound = 1e-9), root finding on n to 0.1 %; grid optimiser: 3 %
+    for (ecs, L), ref in {(True, 100.0): 2.87e9, (True, 300.0): 3.65e11, (False, 100.0): 1.76e9,
+                          (False, 300.0): 1.78e13}.items():
+        assert n_min[(ecs, L)] == pytest.approx(ref, rel=3e-2)
+    fig = list(csv.DictReader((report.out / "fig_eat.csv").open()))
+    assert len(fig) == 25 and float(fig[0]["n"]) == pytest.approx(1e8)
+    for r in fig:  # never above the asymptotic rate
+        for key in r:
+            if key.startswith("R_") and not key.startswith("R_inf") and r[key]:
+                assert float(r[key]) <= float(r["R_inf_" + key[2:]]) + 1e-15
 
 
 def test_figure_csvs(report):

@@ -9,6 +9,9 @@ Writes into ``OUT/xie-ecs-diqkd/``:
   closed form vs the independent QuTiP model;
 * ``fig2.png`` / ``fig2.csv`` and ``fig3.png`` / ``fig3.csv`` -- the paper's
   Figs. 2 and 3 (:mod:`qkdsym.reproductions.xie_figures`);
+* ``fig_eat.png`` / ``fig_eat.csv`` / ``eat_min_rounds.md`` / ``eat_min_rounds.csv``
+  -- beyond the paper: finite-size rates by entropy accumulation
+  (:mod:`qkdsym.keyrate.eat`) and the minimum rounds for a key;
 * ``claims.md`` / ``claims.json`` -- every quantitative claim of the paper, the
   paper's statement, our number and a verdict (``reproduced`` / ``not
   reproduced`` / ``misprint`` / ``needs unstated assumptions``) with the
@@ -38,7 +41,7 @@ from ..protocols.heralded import XIE_SETTINGS
 from ..symbols import delta, e_d, eta, mu, p_d
 from ..verify.runner import verify
 from .report import Report, write_claims, write_rows
-from .xie_figures import figure2, figure3, figure_claims
+from .xie_figures import eat_claims, eat_table, figure2, figure3, figure_claims, figure_eat, write_eat_table
 
 __all__ = ["reproduce", "Report", "eq5_literal_matrix", "eq5_literal_check"]
 
@@ -188,6 +191,10 @@ def reproduce(out: str | Path = "results", *, qutip: bool = True) -> Report:
     folder.mkdir(parents=True, exist_ok=True)
     rows = verify("ecs-diqkd", qutip=qutip) + verify("bell-diqkd", qutip=qutip)
     claims = _claims(rows)
+    fig_eat = figure_eat(folder)
+    table = eat_table()
+    write_eat_table(folder, table)
+    claims += eat_claims(table, fig_eat)
     _write_derivations(folder)
     write_rows(folder, rows)
     write_claims(folder, claims, "Claims of Xie et al. and what qkdsym finds")

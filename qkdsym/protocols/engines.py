@@ -1,0 +1,422 @@
+"""Engines of the built-in protocols: the contract's computations, delegated to the protocol modules.
+
+:class:`HeraldedEngine` serves every heralded Bell-test protocol -- the
+built-in ``ecs-diqkd`` and ``bell-diqkd`` and any a user builds from the
+engine (:func:`heralded_protocol`); the photon-statistics protocols have one
+small engine each, mapping the contract's values to their module's functions.
+
+Example
+-------
+>>> from qkdsym.protocols.engines import ECS
+>>> r = ECS.evaluate({"mu": 0.3, "eta": 0.5, "p_d": 0.01, "e_d": 0.05}, {"scenario": "misalignment"})
+>>> round(r["Q_zz"], 6)
+0.267603
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ..contract import Engine, Param, ParamSet, Protocol, Variant
+
+__all__ = ["HeraldedEngine", "heralded_protocol", "ECS", "BELL", "BB84_DECOY", "SPS", "MDI", "ASYNC", "TF"]
+
+
+def _legacy_export(name: str, to: str, path: Any, scenario: str | None) -> list[Any]:
+    from ..compile.export import export
+
+    return export(name, to, path, scenario=scenario)
+
+
+def _verify(name: str, qutip: bool) -> list[Any]:
+    from ..verify.runner import verify
+
+    return verify(name, qutip=qutip)
+
+
+def _refuse_fixed(name: str, values: Mapping[str, Any], free: Sequence[str], fixable: Sequence[str] = ()) -> None:
+    for k in free:
+        if values.get(k) is not None and k not in fixable:
+            raise ValueError(f"{name} optimises {k} at every distance; its curve takes no fixed {k}")
+
+
+class HeraldedEngine(Engine):
+    """The engine of a heralded protocol (:class:`qkdsym.protocols.base.HeraldedProtocol`)."""
+
+    def __init__(self, legacy: Any) -> None:
+        self._legacy = legacy
+
+    @property
+    def legacy(self) -> Any:
+        if isinstance(self._legacy, str):
+            from . import get_protocol
+
+            self._legacy = get_protocol(self._legacy)
+        return self._legacy
+
+    def _scenario_values(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, float]:
+        p = self.legacy
+        scen = p.scenario(choices.get("scenario") or p.scenarios[-1].name)
+        vals = {k: values[k] for k in p.parameters if k in values}
+        vals.update({k: float(v) for k, v in scen.substitutions.items()})
+        return vals
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        return self.legacy.evaluate(**self._scenario_values(values, choices))
+
+    def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        return True
+
+    def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        Q, e, S = out.get("Q_zz"), out.get("e_zz"), out.get("S")
+        if None in (Q, e, S):
+            return out
+        if Q == 0:
+            out["R_reason"] = "no heralded rounds: Q_zz = 0 (e_zz and S undefined, reported as 0.5 and 0)"
+        elif abs(S) <= 2:
+            out["R_reason"] = f"no CHSH violation: S = {S:g} <= 2"
+        elif out["R"] <= 0:
+            out["R_reason"] = "error correction and Eve's information exceed one bit per round: bracket <= 0"
+        else:
+            out["R_reason"] = "positive"
+        return out
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        from ..curves import sweep
+
+        p = self.legacy
+        scenario = choices.get("scenario")
+        params = p.derive(scenario).parameters
+        fixed = {k: values[k] for k in params if k != "eta" and values.get(k) is not None}
+        return sweep(p.name, distance_km, beta=values.get("beta", 0.2), eta_d=values.get("eta_d", 1.0),
+                     scenario=scenario, progress=progress, **fixed)
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        import sympy as sp
+
+        from ..keyrate.diqkd import diqkd_rate_expr
+
+        d = self.legacy.derive(choices.get("scenario"))
+        Q, e, S = sp.symbols("Q_zz e_zz S", positive=True)
+        return {d.scenario: dict(d.expressions), "key rate (valid where S > 2)": {"R": diqkd_rate_expr(Q, e, S)}}
+
+    def compiled(self, choices: Mapping[str, str]) -> Any:
+        from ..compile import compile_protocol
+
+        return compile_protocol(self.legacy.name, choices.get("scenario"))
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        from ..verify.runner import QUTIP_POINTS
+
+        if self.legacy.name in QUTIP_POINTS:
+            return _verify(self.legacy.name, qutip)
+        return _twin_rows(self.legacy) if qutip else []
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.legacy.name, to, path, choices.get("scenario"))
+
+
+def _twin_rows(legacy: Any) -> list[Any]:
+    """A user's heralded protocol: closed forms against the numeric twin (QuTiP) when it has an experiment."""
+    exp = getattr(legacy, "experiment", None)
+    if exp is None:
+        return []
+    from ..verify.twin import twin_rows
+
+    return twin_rows(legacy)
+
+
+def heralded_protocol(legacy: Any, *, param_sets: Sequence[ParamSet] | None = None, rate_unit: str = "bit/round",
+                      settings: Sequence[Param] = (), exports: Sequence[str] = ("python", "c", "json")) -> Protocol:
+    """A contract :class:`~qkdsym.contract.Protocol` for a heralded protocol built from the engine.
+
+    ``legacy`` is a :class:`~qkdsym.protocols.base.HeraldedProtocol` whose
+    transmittance parameter is ``eta`` (per user, midpoint station).  Its free
+    parameters (``legacy.free``) are optimised per distance; every other
+    parameter is a setting (defaults from ``param_sets``, the first being the
+    default; :data:`qkdsym.protocols.catalog.XIE2024` if none is given).
+    """
+    from .catalog import XIE2024
+
+    params: list[Param] = []
+    for name in legacy.parameters:
+        if name == "eta":
+            continue
+        if name in legacy.free:
+            params.append(Param(name, role="free", bounds=tuple(legacy.free[name])))
+        else:
+            params.append(next((s for s in settings if s.name == name), Param(name)))
+    params += [Param("beta"), Param("eta_d")]
+    sets = tuple(param_sets) if param_sets else (ParamSet(XIE2024.name, XIE2024.citation, {
+        k: v for k, v in XIE2024.values.items() if k in {p.name for p in params}}),)
+    return Protocol(name=legacy.name, summary=legacy.summary, params=tuple(params), rate_unit=rate_unit,
+                    geometry="midpoint", param_sets=sets, engine=HeraldedEngine(legacy),
+                    variants=(Variant("scenario", tuple(s.name for s in legacy.scenarios),
+                                      legacy.scenarios[-1].name, "which closed form"),),
+                    exports=tuple(exports), citation=legacy.citation, conventions=legacy.conventions)
+
+
+ECS = HeraldedEngine("ecs-diqkd")
+BELL = HeraldedEngine("bell-diqkd")
+
+
+def _where(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``L`` when the point was given by distance (the module then reports its bounds), else ``eta``."""
+    return {"L": values["L"]} if values.get("L") is not None else {"eta": values["eta"]}
+
+
+def _flat_budget(out: dict[str, Any]) -> dict[str, Any]:
+    """A finite-key result with its epsilon budget as JSON-ready data (kept under "budget")."""
+    b = out.get("budget")
+    if b is not None and hasattr(b, "as_dict"):
+        out = {**out, "budget": b.as_dict()}
+    return out
+
+
+class _BB84Decoy(Engine):
+    name = "bb84-wcp-decoy"
+
+    @staticmethod
+    def _common(v: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v[k] for k in ("f", "Y0", "e_d", "eta_d", "beta")}
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        v = values
+        if v.get("N") is not None:
+            from ..keyrate.finite_key import finite_key_eval
+
+            return finite_key_eval(v["mu"], v["nu"], N=v["N"], eps_sec=v["eps_sec"], eps_cor=v["eps_cor"],
+                                   **_where(v), **self._common(v))
+        from .bb84_decoy import decoy_eval
+
+        nu = None if choices["decoy"] == "infinite" else v.get("nu")
+        return decoy_eval(v["mu"], nu, method=choices["decoy"], q=v["q"], **_where(v), **self._common(v))
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        v = values
+        if v.get("N") is not None:
+            from ..keyrate.finite_key import finite_key_curve
+
+            _refuse_fixed(self.name + " (finite key)", v, ("mu", "nu"))
+            return finite_key_curve(distance_km, v["N"], eps_sec=v["eps_sec"], eps_cor=v["eps_cor"],
+                                    **self._common(v))
+        from .bb84_decoy import decoy_curve
+
+        _refuse_fixed(self.name, v, ("mu", "nu"), fixable=("nu",))
+        nu = None if choices["decoy"] == "infinite" else v.get("nu")
+        return decoy_curve(distance_km, choices["decoy"], q=v["q"], nu=nu, **self._common(v))
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        if choices["decoy"] == "vacuum-weak" and values.get("nu") is not None:
+            from .checks import check_nu
+
+            check_nu(values["mu"], values["nu"])
+        return values.get("N") is None and choices["decoy"] != "lp"
+
+    def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        return {k: v for k, v in out.items() if k not in ("f", "q")}
+
+    def compiled(self, choices: Mapping[str, str]) -> Any:
+        if choices["decoy"] == "lp":
+            raise NotImplementedError("the LP decoy estimate is not one closed form")
+        from .bb84_decoy import compiled
+
+        return compiled(choices["decoy"])
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        return _verify(self.name, qutip)
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        if to != "json" and choices["decoy"] == "lp":
+            raise ValueError("bb84-wcp-decoy exports the decoy methods infinite and vacuum-weak to python/c, "
+                             "not 'lp': the LP estimate has no closed form (export it --to json)")
+        return _legacy_export(self.name, to, path, choices["decoy"] if to != "json" else choices["decoy"])
+
+
+class _SPS(Engine):
+    name = "bb84-sps"
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        from .bb84_sps import sps_eval
+
+        return sps_eval(values["n_mean"], values["g2"], values["eta"])
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        import time
+
+        import numpy as np
+
+        from ..channel import point_to_point_eta
+        from ..curves import Curve
+        from ..keyrate.bounds import plob
+        from .bb84_sps import sps_rate, wcp_rate
+
+        t0 = time.perf_counter()
+        L = np.atleast_1d(np.asarray(distance_km, dtype=float))
+        eta = np.asarray(point_to_point_eta(L, values["beta"], values["eta_d"]), dtype=float).reshape(L.shape)
+        R = np.maximum(np.asarray(sps_rate(values["n_mean"], values["g2"], eta), dtype=float), 0.0)
+        obs = {"R_WCP": np.asarray(wcp_rate(eta), dtype=float), "eta": eta}
+        return Curve(self.name, "sps-vs-wcp", L, R, {}, obs, plob(point_to_point_eta(L, values["beta"])),
+                     plob(eta), dict(values), time.perf_counter() - t0)
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        return _verify(self.name, qutip)
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.name, to, path, None)
+
+
+class _MDI(Engine):
+    name = "mdi-decoy"
+    _KEYS = ("p_z", "f", "p_d", "e_d", "eta_d", "beta")
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        v = values
+        if v.get("N") is not None:
+            from ..keyrate.mdi_finite import mdi_finite_eval
+
+            out = mdi_finite_eval(v["mu_z"], v["mu_y"], v["mu_x"], v["p_z"], v["p_y"], v["p_x"], N=v["N"],
+                                  eps=v["eps_pe"], clock=v.get("F"), bsm=choices["bsm"], **_where(v),
+                                  **{k: v[k] for k in self._KEYS if k != "p_z"})
+            return _flat_budget(out)
+        from .mdi_decoy import mdi_eval
+
+        inf = choices["decoy"] == "infinite"
+        return mdi_eval(v["mu_z"], None if inf else v.get("mu_y"), v["mu_x"], method=choices["decoy"],
+                        bsm=choices["bsm"], F=v.get("F"), **_where(v), **{k: v[k] for k in self._KEYS})
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        from .mdi_decoy import mdi_curve
+
+        v = values
+        _refuse_fixed(self.name, v, ("mu_z", "mu_y"))
+        if v.get("N") is not None:
+            from ..keyrate.mdi_finite import mdi_finite_curve
+
+            return mdi_finite_curve(distance_km, N=v["N"], clock=v.get("F"), eps=v["eps_pe"], bsm=choices["bsm"],
+                                    **{k: v[k] for k in self._KEYS if k != "p_z"})
+        return mdi_curve(distance_km, choices["decoy"], bsm=choices["bsm"], mu_x=v["mu_x"], F=v.get("F"),
+                         **{k: v[k] for k in self._KEYS})
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        return _verify(self.name, qutip)
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.name, to, path, None)
+
+
+class _Async(Engine):
+    name = "async-mdi"
+    _KEYS = ("nu", "p_nu", "T_c", "F", "M", "V2", "sigma", "delta_f", "p_d", "eta_d", "beta", "f")
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        from .async_mdi import async_eval
+
+        v = values
+        return async_eval(v["mu"], v["p_mu"], click_filter=choices["click_filter"] == "on", **_where(v),
+                          **{k: v[k] for k in self._KEYS})
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        from .async_mdi import async_curve
+
+        _refuse_fixed(self.name, values, ("mu", "p_mu"))
+        return async_curve(distance_km, click_filter=choices["click_filter"] == "on",
+                           **{k: values[k] for k in self._KEYS})
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        return _verify(self.name, qutip)
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.name, to, path, None)
+
+
+#: points of the tf-qkd checks: (mu, eta, M, e_d, p_d)
+TF_POINTS = ((0.12, 3e-4, 16, 0.02, 3.42e-9), (0.05, 0.1, 8, 0.0, 1e-6), (0.3, 0.01, 16, 0.05, 0.0),
+             (0.02, 1e-3, 32, 0.01, 1e-7), (0.2, 0.5, 4, 0.03, 1e-5), (0.08, 2e-5, 16, 0.02, 3.42e-9))
+
+
+class _TF(Engine):
+    name = "tf-qkd"
+    _KEYS = ("M", "e_d", "p_d", "eta_d", "beta", "f", "F", "duty")
+
+    def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        from .tf_qkd import tf_eval
+
+        return tf_eval(values["mu"], phase_error=choices["phase_error"], **_where(values),
+                       **{k: values[k] for k in self._KEYS})
+
+    def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
+              progress: bool = False) -> Any:
+        from .tf_qkd import tf_curve
+
+        _refuse_fixed(self.name, values, ("mu",))
+        return tf_curve(distance_km, phase_error=choices["phase_error"], **{k: values[k] for k in self._KEYS})
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        """(B27) of the PM-QKD appendix against the default phase error, and (with QuTiP) the parity-projection
+        model against Q_mu, E_Z and both phase-error variants, at :data:`TF_POINTS`."""
+        from ..verify.runner import CheckRow
+        from .tf_qkd import ORACLES, _model, photon_components
+
+        rows = []
+        for mu, eta, M, e_d, p_d in TF_POINTS:
+            label = f"mu={mu:g} eta={eta:g} M={M} e_d={e_d:g} p_d={p_d:g}"
+            o = _model(eta, mu, M, e_d, p_d, 1.16)
+            pc = photon_components(eta, mu, M=M, e_d=e_d, p_d=p_d)
+            b27 = ORACLES["B27 E_X"][0](pc["q_k"], pc["e_k"])
+            ok = abs(float(o["E_X"]) - b27) <= 1e-9 * max(abs(b27), 1e-300)
+            rows.append(CheckRow(self.name, "printed", "Ma-Zeng-Zhou (B27) " + label, "E_X", "numeric",
+                                 f"derived {float(o['E_X']):.12g} vs (B27) {b27:.12g}", ok))
+            if not qutip:
+                continue
+            from ..verify.qutip_tf import tf_parity_model
+
+            m = tf_parity_model(mu, eta, M=M, e_d=e_d, p_d=p_d)
+            par = _model(eta, mu, M, e_d, p_d, 1.16, "parity")
+            for obs, closed, model in (("Q_mu", float(o["Q_mu"]), m.Q_mu), ("E_Z", float(o["E_Z"]), m.E_Z),
+                                       ("E_X", float(o["E_X"]), m.E_X_pm_qkd), ("E_X_parity", float(par["E_X"]),
+                                                                          m.E_X_parity)):
+                good = abs(closed - model) <= 1e-8 * max(abs(closed), abs(model)) + 1e-15
+                rows.append(CheckRow(self.name, "qutip", label, obs, "agree" if good else "DIFFER",
+                                     f"closed {closed:.12g} vs QuTiP {model:.12g} (cutoff {m.cutoff})", good))
+        return rows
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.name, to, path, None)
+
+
+BB84_DECOY = _BB84Decoy()
+SPS = _SPS()
+MDI = _MDI()
+ASYNC = _Async()
+TF = _TF()
