@@ -89,10 +89,12 @@ class RateProblem:
         """beta, eta_d and the fixed protocol parameters."""
         return {"beta": self.beta, "eta_d": self.eta_d, **self.fixed}
 
-    def solve(self, distance_km: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Optimal free parameters and the optimised (unclamped) rate at each distance."""
+    def solve(self, distance_km: Any, info: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Optimal free parameters and the optimised (unclamped) rate at each distance (``info``: see
+        :func:`qkdsym.optimize.maximize`; an optimum on a search bound is searched again further out)."""
         eta = midpoint_eta(np.asarray(distance_km, dtype=float), self.beta, self.eta_d)
-        return maximize(self.model.margin, self.free, {"eta": eta, **self.fixed})
+        return maximize(self.model.margin, self.free, {"eta": eta, **self.fixed}, info=info)
 
     def rate(self, L: float) -> float:
         """The optimised key rate at one distance (>= 0)."""
@@ -142,7 +144,7 @@ class Curve:
                    {k: cat(lambda c, k=k: np.broadcast_to(c.observables[k], c.distance_km.shape))
                     for k in first.observables},
                    cat(lambda c: c.PLOB), cat(lambda c: c.PLOB_eta_d), first.settings,
-                   sum(c.seconds for c in parts), first.extras, first.unit)
+                   sum(c.seconds for c in parts), _concat_extras(parts), first.unit)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every column in output order."""
@@ -261,6 +263,17 @@ def _json_safe(obj: Any) -> Any:
     return x if math.isfinite(x) else None
 
 
+def _concat_extras(parts: Sequence[Curve]) -> dict[str, Any]:
+    """The first part's extras, with the per-distance ``at_bound`` flags concatenated over the parts."""
+    out = dict(parts[0].extras)
+    if all("at_bound" in c.extras for c in parts):
+        names = parts[0].extras["at_bound"]
+        out["at_bound"] = {k: np.concatenate([np.broadcast_to(np.asarray(c.extras["at_bound"].get(k, False),
+                                                                         dtype=bool), c.distance_km.shape)
+                                              for c in parts]) for k in names}
+    return out
+
+
 def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], eta_d: float = DEFAULTS["eta_d"],
           scenario: str | None = None, progress: bool = True, chunk: int = 256, **fixed: float) -> Curve:
     """Optimised key rate at every distance (km) for a midpoint station.
@@ -273,13 +286,16 @@ def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], et
     L = _distances(distance_km)
     prob = RateProblem(protocol, beta=beta, eta_d=eta_d, scenario=scenario, **fixed)
     best = {k: np.empty_like(L) for k in prob.free}
+    at_bound = {k: np.zeros(L.shape, dtype=bool) for k in prob.free}
     value = np.empty_like(L)
     with Progress(len(L), f"{prob.protocol} curve", enabled=progress) as bar:
         for i in range(0, len(L), chunk):
-            b, v = prob.solve(L[i:i + chunk])
+            info: dict[str, Any] = {}
+            b, v = prob.solve(L[i:i + chunk], info=info)
             value[i:i + chunk] = v
             for k in best:
                 best[k][i:i + chunk] = b[k]
+                at_bound[k][i:i + chunk] = info.get("at_bound", {}).get(k, False)
             bar.update(len(L[i:i + chunk]))
     R = np.maximum(value, 0.0)
     eta = midpoint_eta(L, prob.beta, prob.eta_d)
@@ -287,9 +303,11 @@ def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], et
     obs = prob.model.observables(eta=eta, **prob.fixed, **{k: v for k, v in best.items()})
     obs = {k: np.where(R > 0, np.broadcast_to(v, L.shape), np.nan) if best else np.broadcast_to(v, L.shape)
            for k, v in obs.items()}
-    return Curve(prob.protocol, prob.model.scenario, L, R, at_opt, obs,
-                 plob(point_to_point_eta(L, prob.beta)), plob(point_to_point_eta(L, prob.beta, prob.eta_d)),
-                 prob.settings, time.perf_counter() - t0)
+    curve = Curve(prob.protocol, prob.model.scenario, L, R, at_opt, obs,
+                  plob(point_to_point_eta(L, prob.beta)), plob(point_to_point_eta(L, prob.beta, prob.eta_d)),
+                  prob.settings, time.perf_counter() - t0)
+    curve.extras["at_bound"] = {k: v & (R > 0) for k, v in at_bound.items()}   # optimum still on a search bound
+    return curve
 
 
 def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = True, chunk: int = 32) -> Curve:

@@ -186,3 +186,80 @@ def test_bad_curve_inputs():
         async_curve([-1.0])
     with pytest.raises(ValueError, match="exactly one"):
         async_eval(0.4, 0.3)
+
+
+# --------------------------------------------------------------------------- pairing-interval average (issue 10)
+from qkdsym.protocols.async_mdi import x_qber_average  # noqa: E402
+
+
+def _discrete_average(p: float, N_c: int, F: float, V2: float, sigma: float, delta_f: float) -> float:
+    """Obviously-correct reference: Eq. (2) summed over the truncated geometric interval law k = 1..N_c."""
+    k = np.arange(1, N_c + 1)
+    w = (1 - p) ** (k - 1)
+    return float(np.sum(w * x_qber(k / F, V2, sigma, delta_f)) / np.sum(w))
+
+
+def test_interval_average_derivation():
+    d = derive()["interval-average"]
+    assert isinstance(d["discrete_sum"], sp.Sum)          # no closed form for the discrete sum
+    names = ("p", "N_c", "F", "V2", "sigma", "delta_f")
+    lam, t0, t1 = d["lambda"], d["t_0"], d["t_1"]
+    E = d["E_x_avg"].subs({sp.Symbol("lambda", positive=True): lam, sp.Symbol("t_0", positive=True): t0,
+                           sp.Symbol("t_1", positive=True): t1})
+    syms = {s.name: s for s in E.free_symbols}
+    assert set(syms) == set(names)
+    for pt in [(1e-3, 2000, 1e7, 0.46, 5900.0, 0.0), (2e-5, 1e5, 1e9, 0.46, 5300.0, 10.0)]:
+        sub = {syms[n]: sp.Float(v, 30) for n, v in zip(names, pt)}
+        assert float(sp.N(E.subs(sub), 20)) == pytest.approx(float(x_qber_average(*pt)), rel=1e-9)
+
+
+@pytest.mark.parametrize("pt", [(1e-3, 2000, 1e7, 0.46, 5900.0, 0.0), (1e-4, 20000, 1e8, 0.46, 5900.0, 10.0),
+                                (0.05, 2000, 1e7, 0.46, 5900.0, 0.0), (1e-6, 5000, 1e7, 0.46, 2100.0, 2e3),
+                                (1e-3, 1, 1e9, 0.46, 5900.0, 0.0), (1e-3, 2000, 1e7, 0.46, 0.0, 30.0),
+                                (3e-5, 200_000, 1e9, 0.46, 5900.0, 0.0)])
+def test_interval_average_matches_discrete_sum(pt):
+    """The closed (midpoint continuum) form vs the exact sum over bins: bins of 1/F << 1/sigma."""
+    assert float(x_qber_average(*pt)) == pytest.approx(_discrete_average(*pt), rel=2e-7)
+
+
+def test_interval_average_against_monte_carlo_pairs():
+    """E_x averaged over the intervals of simulated pairs (the step-3 rule) vs the closed form."""
+    p, N_c, F, sigma = 2e-4, 5000, 1e7, 5900.0
+    rng = np.random.default_rng(7)
+    clicks = np.cumsum(rng.geometric(p, size=60_000))
+    gaps, i = [], 0
+    while i < len(clicks) - 1:
+        g = clicks[i + 1] - clicks[i]
+        if g <= N_c:
+            gaps.append(g)
+            i += 2
+        else:
+            i += 1
+    mc = float(np.mean(x_qber(np.array(gaps) / F, 0.46, sigma)))
+    sem = float(np.std(x_qber(np.array(gaps) / F, 0.46, sigma)) / math.sqrt(len(gaps)))
+    assert abs(mc - float(x_qber_average(p, N_c, F, 0.46, sigma))) < 4 * sem
+
+
+def test_interval_average_is_pessimistic_and_changes_the_paper_rates():
+    """Eq. (2) is convex for sigma dt < 1: the average exceeds the mean-interval value, the rate drops."""
+    p, N_c, F = 1e-5, 2e5, 1e9
+    mean_dt = float(pairing(p, N_c)["mean_interval_bins"]) / F
+    assert float(x_qber_average(p, N_c, F)) > float(x_qber(mean_dt)) + 5e-3
+    ch = {}
+    for L, sig in ((413.73, 5300.0), (508.16, 5900.0)):
+        avg = async_curve([L], T_c=None, sigma=sig)
+        mean = async_curve([L], T_c=None, sigma=sig, interval="mean")
+        assert avg.settings["interval"] == "average" and mean.settings["interval"] == "mean"
+        ch[L] = float(avg.R[0] / mean.R[0] - 1)
+        assert avg.observables["E_x"][0] > mean.observables["E_x"][0]
+    assert ch[413.73] == pytest.approx(-0.0031, abs=0.002)
+    assert ch[508.16] == pytest.approx(-0.041, abs=0.01)
+
+
+def test_interval_keyword_checked():
+    with pytest.raises(ValueError, match="'interval'"):
+        async_eval(0.4, 0.3, L=100.0, interval="median")
+    r_avg = async_eval(0.4, 0.3, L=508.16, T_c=200e-6, sigma=5900.0)
+    r_mean = async_eval(0.4, 0.3, L=508.16, T_c=200e-6, sigma=5900.0, interval="mean")
+    assert r_avg["e_11"] == pytest.approx(2 * r_avg["E_x"] - 0.5, abs=1e-15)   # h of the averaged error rate
+    assert r_avg["R"] < r_mean["R"]

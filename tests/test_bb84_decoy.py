@@ -244,3 +244,17 @@ def test_lp_with_a_decoy_next_to_the_signal_is_feasible():
     c = decoy_curve(np.array([0.0, 50.0]), method="lp", decoys=(1e-3,))
     inf = decoy_curve(np.array([0.0, 50.0]), method="infinite")
     assert np.all(c.R > 0) and np.all(c.R <= inf.R * (1 + 1e-9))
+
+
+def test_point_bounds_clipped_to_physical_ranges_rate_unchanged():
+    """Issue 10: at mu = 1.33, nu = 0.75, eta = 0.015 the vacuum + weak bound Y_1^L is negative (e_1^U = -5.17
+    unclipped); the reported bounds are the trivial ones the rate uses, and the rate is unchanged (0)."""
+    from qkdsym.protocols.bb84_decoy import compiled, decoy_eval
+    r = decoy_eval(1.33, 0.75, eta=0.015)
+    raw = compiled("vacuum-weak").observables(mu=1.33, nu=0.75, eta=0.015, Y0=1.7e-6, e_d=0.033, f=1.16, q=0.5)
+    assert float(raw["Y_1"]) < 0 and float(raw["e_1"]) == pytest.approx(-5.17, abs=0.01)
+    assert (r["Y_1"], r["Q_1"], r["e_1"], r["R"]) == (0.0, 0.0, 0.5, 0.0)
+    assert r["R"] == float(compiled("vacuum-weak").rate(mu=1.33, nu=0.75, eta=0.015, Y0=1.7e-6, e_d=0.033,
+                                                        f=1.16, q=0.5))
+    ok = decoy_eval(0.5, 0.1, L=50.0)                      # a valid bound is untouched
+    assert ok["Y_1"] == pytest.approx(3.8897e-03, rel=1e-4) and 0 < ok["e_1"] < 0.5

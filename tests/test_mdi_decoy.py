@@ -88,7 +88,7 @@ def test_infinite_decoy_limit_is_approached_as_decoys_vanish():
 def test_curve_shape_max_distance_and_repeaterless_scaling():
     L = np.linspace(0.0, 300.0, 101)
     c = m.mdi_curve(L, F=m.YAN_CLOCK_HZ)
-    assert c.R[0] == pytest.approx(1.161e-4, rel=1e-3)
+    assert c.R[0] == pytest.approx(1.1658e-4, rel=1e-3)   # 1.161e-4 before issue 10 (mu_y searched down to ~mu_x)
     pos = c.R > 0
     assert pos[0] and not pos[-1]
     assert np.all(np.diff(c.R[pos]) < 0)
@@ -159,3 +159,31 @@ def test_never_nan_never_negative(eta, mu_z, p_d, e_d, method):
     r = m.mdi_eval(mu_z, mu_y, mu_x, eta=eta, p_d=p_d, e_d=e_d, method=method)
     assert all(math.isfinite(v) for v in r.values())
     assert r["R"] >= 0 and 0 <= r["e11"] <= 0.5 and r["Y11"] >= 0
+
+
+def test_infinite_decoys_need_and_check_no_decoy_intensities():
+    """Issue 10 item 5: a small signal below the default decoys (0.204, 0.054) is accepted by method='infinite'."""
+    small = m.mdi_eval(0.03, L=20.0, method="infinite")                 # default mu_y, mu_x lie above mu_z
+    none = m.mdi_eval(0.03, None, None, L=20.0, method="infinite")
+    odd = m.mdi_eval(0.03, 5.0, 7.0, L=20.0, method="infinite")         # ignored, not checked
+    assert small["R"] > 0 and small["R"] == none["R"] == odd["R"]
+    assert "Q_xx" not in small and small["Y11"] == pytest.approx(small["Y11_true"], rel=1e-12)
+    with pytest.raises(ValueError, match="mu_x < mu_y < mu_z"):
+        m.mdi_eval(0.03, L=20.0, method="analytic")                      # the decoy methods still check them
+    c = m.mdi_curve([10.0], "infinite", mu_x=1.0)                       # mu_x unused by the infinite curve
+    assert c.R[0] > 0
+
+
+def test_yield_and_error_caps_bind_only_where_the_bounds_are_unphysical():
+    """Issue 10 item 5b: Y11^L <= 1, e11^U <= 1/2, TE_x <= SE_xx, T_y <= S_yy; never lowering the key."""
+    from qkdsym.keyrate.mdi_decoy import four_intensity_numeric
+    y, e = four_intensity_numeric(5.0, 0.5, 10.0, 0.1, 0.2)      # inconsistent observations: Y11^L > 1
+    assert y == 1.0 and e == 0.5
+    y, e = four_intensity_numeric(2e-4, 1e-3, 1e-3, 0.05, 0.2)   # e11^U > 1/2 -> 1/2
+    assert 0 < y <= 1 and e == 0.5
+    xp = m._x_part(np.array([0.05, 0.1]), np.array([1e-2, 1e-4]), 3e-6, 0.015, "psi-")
+    Exx = m._raw_gains(np.array([0.05, 0.1]), np.array([0.05, 0.1]), np.array([1e-2, 1e-4]), 3e-6, 0.015, "psi-",
+                       ("EQ_X",))["EQ_X"] * np.exp(2 * np.array([0.05, 0.1]))
+    assert np.all(xp["TEx"] <= Exx)
+    r = m.mdi_eval(0.5, 0.2, 0.05, L=50.0)                      # expected counts: caps do not bind
+    assert r["R"] == pytest.approx(m.mdi_eval(0.5, 0.2, 0.05, L=50.0)["R"], rel=0) and r["Y11"] <= r["Y11_true"]

@@ -153,3 +153,86 @@ def test_chunked_curve_equals_one_call():
     np.testing.assert_allclose(parts.R, whole.R, rtol=1e-12, atol=0)
     np.testing.assert_allclose(parts.optimal["mu"], whole.optimal["mu"], rtol=1e-12)
     assert parts.to_dict().keys() == whole.to_dict().keys()
+
+
+# ------------------------------------------------------------------ no clipping, no early ends (issue 10 items 2-3)
+def _max_distance_cases():
+    from qkdsym.curves import compare, compare_curves, sweep
+    from qkdsym.keyrate.finite_key import finite_key_curve, finite_key_max_distance
+    from qkdsym.protocols.async_mdi import async_curve
+    from qkdsym.protocols.bb84_decoy import decoy_curve, decoy_max_distance
+    from qkdsym.protocols.mdi_decoy import mdi_curve, mdi_max_distance
+    from qkdsym.protocols.tf_qkd import tf_curve
+    lim = {"eta_d": 0.1, "Y0": 1.2e-6, "e_d": 0.005, "beta": 0.2, "f": 1.16}
+    grid = np.arange(0.0, 1001.0, 50.0)
+    return {
+        "bb84-wcp-decoy/infinite": (lambda: decoy_max_distance("infinite"), lambda L: decoy_curve(L, "infinite").R),
+        "bb84-wcp-decoy/vacuum-weak": (lambda: decoy_max_distance("vacuum-weak"), lambda L: decoy_curve(L).R),
+        "bb84-wcp-decoy/finite N=1e10": (lambda: finite_key_max_distance(1e10, **lim),
+                                         lambda L: finite_key_curve(L, 1e10, **lim).R),
+        "mdi-decoy/analytic": (lambda: mdi_max_distance(), lambda L: mdi_curve(L).R),
+        "mdi-decoy/infinite": (lambda: mdi_max_distance("infinite"), lambda L: mdi_curve(L, "infinite").R),
+        "async-mdi": (lambda: compare_curves({"a": lambda L: async_curve(L, T_c=100e-6)}, grid,
+                                             progress=False)["max_distance_km"]["a"],
+                      lambda L: async_curve(L, T_c=100e-6).R),
+        "tf-qkd": (lambda: compare_curves({"t": tf_curve}, grid, progress=False)["max_distance_km"]["t"],
+                   lambda L: tf_curve(L).R),
+        "ecs-diqkd": (lambda: compare(["ecs-diqkd"], np.arange(0.0, 801.0, 20.0), progress=False)
+                      ["max_distance_km"]["ecs-diqkd"], lambda L: sweep("ecs-diqkd", L, progress=False).R),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bb84-wcp-decoy/infinite", "bb84-wcp-decoy/vacuum-weak",
+                                  "bb84-wcp-decoy/finite N=1e10", "mdi-decoy/analytic", "mdi-decoy/infinite",
+                                  "async-mdi", "tf-qkd", "ecs-diqkd"])
+def test_curve_continued_past_its_maximum_distance_has_no_key(name):
+    """The reported maximum distance (root finding on the optimised rate) is where the curve itself ends:
+    a key 0.5 km before it, none 5 and 10 km after it."""
+    max_distance, curve = _max_distance_cases()[name]
+    Lmax = max_distance()
+    assert Lmax is not None and 20.0 < Lmax < 1000.0
+    R = curve(np.array([Lmax - 0.5, Lmax + 5.0, Lmax + 10.0]))
+    assert R[0] > 0 and R[1] == 0 and R[2] == 0, (name, Lmax, R)
+
+
+def test_finite_key_curve_does_not_end_early():
+    """Issue 10 item 2: eta_d = 0.1, Y0 = 1.2e-6, e_d = 0.005, beta = 0.2, f = 1.16, N = 1e10 reported R = 0 from
+    about 156 km while its own optimum, continued, still gave a key; the key now ends at ~157.6 km, where a
+    global search (differential evolution over the physical domain) also finds none."""
+    from qkdsym.keyrate.finite_key import finite_key_curve
+    c = finite_key_curve([150.0, 156.0, 157.0, 158.5, 160.0], 1e10, eta_d=0.1, Y0=1.2e-6, e_d=0.005, beta=0.2,
+                         f=1.16)
+    assert c.R[1] == pytest.approx(1.337e-7, rel=0.02) and c.R[2] > 0 and c.R[3] == 0 and c.R[4] == 0
+    assert set(c.extras["at_bound"]) == {"mu1", "s", "p1", "r", "q_Z"}
+    assert not any(np.any(v) for v in c.extras["at_bound"].values())
+
+
+def test_maximize_widens_a_bound_its_optimum_sits_on():
+    info = {}
+    best, val = maximize(lambda x, c: -(np.log(x) - c) ** 2, {"x": Bound(1e-3, 1.0)}, {"c": np.array([-1.0, 2.0])},
+                         info=info)
+    assert best["x"] == pytest.approx([math.exp(-1.0), math.exp(2.0)], rel=1e-6)   # e^2 lies beyond hi = 1
+    assert not info["at_bound"]["x"].any() and info["bounds"]["x"].hi >= math.exp(2.0)
+    info = {}
+    best, _ = maximize(lambda x, c: -(x - c) ** 2, {"x": Bound(0.0, 1.0, log=False)}, {"c": np.array([0.5, 2.0])},
+                       info=info)                            # a linear bound is its own domain unless one is given
+    assert best["x"] == pytest.approx([0.5, 1.0]) and info["at_bound"]["x"].tolist() == [False, True]
+    info = {}
+    best, _ = maximize(lambda x, c: -(x - c) ** 2, {"x": Bound(0.0, 1.0, log=False, domain=(-1.0, 1.5))},
+                       {"c": np.array([0.5, 2.0])}, info=info)
+    assert best["x"] == pytest.approx([0.5, 1.5]) and info["at_bound"]["x"].tolist() == [False, True]
+    with pytest.raises(ValueError, match="domain"):
+        Bound(0.1, 2.0, domain=(0.2, 3.0))
+
+
+def test_chunked_curve_concatenates_at_bound_flags():
+    from qkdsym.curves import chunked
+    from qkdsym.protocols.bb84_decoy import decoy_curve
+    L = np.linspace(0.0, 150.0, 7)
+    one = decoy_curve(L)
+    parts = chunked(decoy_curve, L, label="x", progress=False, chunk=3)
+    assert set(one.extras["at_bound"]) == {"mu", "nu"}
+    for k, v in one.extras["at_bound"].items():
+        assert parts.extras["at_bound"][k].tolist() == v.tolist() and v.shape == L.shape
+    assert one.extras["at_bound"]["nu"][one.R > 0].all()   # nu on nu_min: the documented asymptotic optimum

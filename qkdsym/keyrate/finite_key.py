@@ -91,7 +91,7 @@ Example
 ('2.0405e-04', '2.8278e-04', 0.0588, 0.0378)
 >>> c = finite_key_curve([0.0, 50.0, 100.0], N=1e10)  # GYS channel, mu1, mu2, p, q_X optimised
 >>> [f"{x:.3e}" for x in c.R], [round(float(q), 2) for q in c.optimal["q_X"]]
-(['2.088e-03', '1.131e-04', '1.607e-06'], [0.89, 0.83, 0.66])
+(['2.249e-03', '1.295e-04', '1.607e-06'], [0.91, 0.86, 0.66])
 >>> finite_key_eval(0.5, 0.1, 0.0, N=1e5, L=100.0)["R"]
 0.0
 >>> finite_key_eval(0.5, 0.1, 0.0, N=-1, L=10.0)
@@ -107,18 +107,19 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ..channel import point_to_point_eta
 from ..compile.runtime import h2
 from ..curves import Curve
-from ..optimize import Bound, maximize
+from ..optimize import Bound, edge_flags, maximize
 from ..protocols.bb84_decoy import DEFAULTS as _DECOY_DEFAULTS
 from ..protocols.bb84_decoy import compiled as _decoy_compiled
 from ..symbols import validate
 from .bounds import plob
 
 __all__ = ["DEFAULTS", "P_DEFAULT", "Q_X_DEFAULT", "MU3_DEFAULT", "SEARCH", "gamma", "hoeffding_delta",
-           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve"]
+           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve", "finite_key_max_distance", "DOMAINS"]
 
 #: channel and post-processing settings: GYS (as bb84_decoy, without its sifting q) and Lim et al.'s eps
 DEFAULTS: dict[str, float] = {**{k: v for k, v in _DECOY_DEFAULTS.items() if k != "q"},
@@ -131,6 +132,9 @@ MU3_DEFAULT = 0.0
 #: search domain of the curves: mu1; s in mu2 = mu3 + s (mu1 - 2 mu3); p1; r in p2 = r (1 - p1); q_Z = 1 - q_X
 SEARCH: dict[str, Bound] = {"mu1": Bound(1e-3, 1.5), "s": Bound(1e-3, 0.95), "p1": Bound(0.05, 0.99, log=False),
                             "r": Bound(0.05, 0.95, log=False), "q_Z": Bound(1e-5, 0.5)}
+#: physical domains the finite-key search may widen into (an optimum on a bound is searched again further out)
+DOMAINS: dict[str, tuple[float, float]] = {"mu1": (0.0, math.inf), "s": (0.0, 0.999), "p1": (1e-3, 0.999),
+                                           "r": (1e-3, 0.999), "q_Z": (0.0, 0.99)}
 _LN2 = math.log(2.0)
 
 
@@ -166,7 +170,8 @@ def _gamma_w(a: Any, b: Any, w: Any) -> Any:
 
 
 def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: Sequence[Any], EQ: Sequence[Any],
-          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True) -> dict[str, Any]:
+          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True, caps: bool = True
+          ) -> dict[str, Any]:
     """Lim et al.'s estimator, normalised per pulse sent (counts / N), vectorised over everything.
 
     ``Q``/``EQ`` are the gains / error gains at ``(mu1, mu2, mu3)``; ``invN = 1/N``
@@ -201,12 +206,18 @@ def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: 
         hi = [e * (q + per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
         s0 = np.maximum(tau0 * (mu2 * lo[2] - mu3 * hi[1]) / d21, 0.0)
         s1 = np.maximum(tau1 * mu1 * (lo[1] - hi[2] - c1 * (hi[0] - s0 / tau0)) / den1, 0.0)
+        if caps:   # s_{B,0} + s_{B,1} <= n_B (both are counts of disjoint subsets of the n_B detections)
+            s0 = np.minimum(s0, Qbar)
+            s1 = np.minimum(s1, Qbar - s0)
         return s0, s1
 
     sX0, sX1 = bounds(dev(Qbar, q_X))
     sZ0, sZ1 = bounds(dev(Qbar, q_Z))
     dm = dev(EQbar, q_Z)
     vZ1 = np.maximum(tau1 * (ek[1] * (EQ[1] + per_k(dm, p2)) - ek[2] * (EQ[2] - per_k(dm, p3))) / d21, 0.0)
+    vZ1_uncapped = vZ1
+    if caps:       # v_{Z,1} <= m_Z: single-photon errors are a subset of the observed Z errors
+        vZ1 = np.minimum(vZ1, EQbar)
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.clip(np.where(sZ1 > 0, vZ1 / np.where(sZ1 > 0, sZ1, 1.0), 0.5), 0.0, 0.5)
         # w = 1/s_{Z,1} + 1/s_{X,1} in counts: invN (1/(q_Z^2 sZ1) + 1/(q_X^2 sX1))
@@ -226,7 +237,8 @@ def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: 
     return {"margin": margin, "R": np.maximum(margin, 0.0), "n_X": qx2 * Qbar, "n_Z": q_Z * q_Z * Qbar,
             "m_X": qx2 * EQbar, "E_X": E_X, "s_X0": qx2 * sX0, "s_X1": qx2 * sX1, "s_Z0": q_Z * q_Z * sZ0,
             "s_Z1": q_Z * q_Z * sZ1, "v_Z1": q_Z * q_Z * vZ1, "e_Z1": b, "gamma": np.minimum(g, 0.5),
-            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1}
+            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1,
+            "m_Z": q_Z * q_Z * EQbar, "v_Z1_uncapped": q_Z * q_Z * vZ1_uncapped}
 
 
 def _gains(mus: Sequence[Any], eta: Any, Y0: float, e_d: float) -> tuple[list[Any], list[Any]]:
@@ -342,7 +354,7 @@ def finite_key_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: An
                     eps_sec: float = DEFAULTS["eps_sec"], eps_cor: float = DEFAULTS["eps_cor"],
                     f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"], e_d: float = DEFAULTS["e_d"],
                     eta_d: float = DEFAULTS["eta_d"], beta: float = DEFAULTS["beta"],
-                    credit_vacuum: bool = True) -> dict[str, Any]:
+                    credit_vacuum: bool = True, caps: bool = True) -> dict[str, Any]:
     """Lim et al.'s finite-key rate at one setting (arrays of ``L``/``eta``/``N``/intensities broadcast).
 
     Returns ``R`` (bits per pulse sent, ``>= 0``), ``ell`` (``max(l, 0)``
@@ -360,9 +372,11 @@ def finite_key_eval(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: An
     qx = _check_qX(q_X, strict=True)
     e = _channel(L, eta, eta_d, beta, Y0, e_d, f)
     Q, EQ = _gains((a1, a2, a3), e, float(Y0), float(e_d))
-    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 1.0 / Nv, float(eps_sec), float(eps_cor), float(f), credit_vacuum)
+    r = _core(a1, a2, a3, p1, p2, p3, qx, Q, EQ, 1.0 / Nv, float(eps_sec), float(eps_cor), float(f), credit_vacuum,
+              bool(caps))
     r.pop("Y0_L"), r.pop("Y1_L"), r.pop("tau0"), r.pop("tau1")
-    counts = {k: r[k] * Nv for k in ("n_X", "n_Z", "m_X", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1", "lambda_EC")}
+    counts = {k: r[k] * Nv for k in ("n_X", "n_Z", "m_X", "m_Z", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1",
+                                     "v_Z1_uncapped", "lambda_EC")}
     r.update(counts)
     r["ell"] = r["R"] * Nv
     r.pop("margin")
@@ -398,7 +412,8 @@ def _decode(mu1: Any, s: Any, p1: Any, r: Any, q_Z: Any, mu3: float) -> tuple[An
 
 
 def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid: int | None,
-                   stages: int = 6, shrink: float = 0.4) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                   stages: int = 6, shrink: float = 0.4, seeds: Any = None, continuation: int = 0,
+                   info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Global then local: :func:`qkdsym.optimize.maximize` on the whole domain, then ``stages`` zooms.
 
     Each zoom runs ``maximize`` again on a box around every batch element's own
@@ -410,9 +425,12 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
     """
     names = list(free)
     g0 = grid or {4: 9, 5: 7}.get(len(names), 8)
-    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6)
-    t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
+    best, val = maximize(fun, free, fixed, grid=g0, xtol=1e-6, widen=0)
     span = {k: (free[k].t_range[1] - free[k].t_range[0]) / (g0 - 1) for k in names}
+    # the zooms may cross the grid's bounds into the physical domain (one widening step: x4 for log bounds,
+    # half the width for linear ones); an optimum still on the edge is zoomed again further out (twice at most)
+    free = {k: free[k].widened(*free[k].can_widen()) for k in names}
+    t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
     unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
     for stage in range(1, stages + 1):
         half = {k: span[k] * shrink ** (stage - 1) for k in names}
@@ -422,27 +440,124 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
                  for k in names}
             return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
 
-        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1)
+        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1,
+                        widen=0)
         better = v > val
         for k in names:
             tn = np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range)
             t[k] = np.where(better, tn, t[k])
         val = np.where(better, v, val)
+    out = {k: np.asarray(free[k].from_t(t[k])) for k in names}
+    for _ in range(2):
+        flags = {k: edge_flags(out[k], free[k]) for k in names}
+        grow = {k: free[k].can_widen() for k in names}
+        edge = np.zeros(np.shape(val), dtype=bool)
+        for k in names:
+            edge |= (flags[k][0] & grow[k][0]) | (flags[k][1] & grow[k][1])
+        edge &= np.asarray(val > 0)                # only where a key exists (elsewhere R = 0 is reported)
+        if not np.any(edge):
+            break
+        free = {k: free[k].widened(*grow[k]) for k in names}
+        out, val = _continue(fun, free, fixed, out, val, [{k: np.where(edge, out[k], np.nan) for k in names}],
+                             span, shrink, stages, force=True)
+    if seeds is not None:
+        out, val = _continue(fun, free, fixed, out, val, seeds, span, shrink, stages)
+    if continuation and np.ndim(val) == 1 and np.size(val) > 1:
+        for _ in range(continuation):     # neighbours' optima as seeds, both directions, until nothing improves
+            before = np.array(val, copy=True)
+            for shift in (1, -1):           # only neighbours with a key (positive objective) seed
+                nb = {k: np.where(np.roll(val, shift) > 0, np.roll(out[k], shift), np.nan) for k in names}
+                edge = 0 if shift == 1 else -1
+                for k in names:
+                    nb[k][edge] = np.nan
+                out, val = _continue(fun, free, fixed, out, val, [nb], span, shrink, stages)
+            if not np.any(val > before):
+                break
+    if info is not None:
+        info["bounds"] = free
+        info["at_bound"] = {k: np.logical_or(*edge_flags(out[k], free[k])) for k in names}
+    return out, val
+
+
+def _zoom_from(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], centre: dict[str, Any],
+               span: dict[str, float], shrink: float, stages: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The zoom stages of :func:`_zoom_maximize` started at ``centre`` (batch-shaped, parameter values)."""
+    names = list(free)
+    t = {k: np.asarray(free[k].to_t(np.clip(centre[k], free[k].lo, free[k].hi)), dtype=float) for k in names}
+    val = np.asarray(fun(**{k: free[k].from_t(t[k]) for k in names}, **fixed), dtype=float)
+    val = np.where(np.isfinite(val), val, -np.inf)
+    unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
+    for stage in range(1, stages + 1):
+        half = {k: span[k] * shrink ** (stage - 1) for k in names}
+
+        def zoomed(**kw: Any) -> Any:
+            x = {k: free[k].from_t(np.clip(kw[f"c_{k}"] + kw[f"u_{k}"] * half[k], *free[k].t_range))
+                 for k in names}
+            return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
+
+        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1,
+                        widen=0)
+        better = v > val
+        for k in names:
+            t[k] = np.where(better, np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range), t[k])
+        val = np.where(better, v, val)
     return {k: np.asarray(free[k].from_t(t[k])) for k in names}, val
 
 
+def _continue(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], best: dict[str, np.ndarray], val: np.ndarray,
+              seeds: Any, span: dict[str, float], shrink: float, stages: int, force: bool = False
+              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Continuation: an element whose objective is higher at a seed (e.g. the optimum of the neighbouring
+    distance, or one given from outside) than at its own optimum is zoomed again from that seed."""
+    names = list(free)
+    shape = np.shape(val)
+    val = np.array(np.broadcast_to(val, shape), dtype=float).reshape(-1)
+    best = {k: np.array(np.broadcast_to(best[k], shape), dtype=float).reshape(-1) for k in names}
+    fx = {k: np.broadcast_to(np.asarray(v, dtype=float), shape).reshape(-1) for k, v in fixed.items()}
+    for seed in seeds:
+        cand = {k: np.clip(np.broadcast_to(np.asarray(seed[k], dtype=float), shape).reshape(-1), free[k].lo,
+                           free[k].hi) for k in names}
+        okc = np.all([np.isfinite(cand[k]) for k in names], axis=0)
+        with np.errstate(all="ignore"):
+            v0 = np.asarray(fun(**{k: np.where(okc, cand[k], best[k]) for k in names}, **fx), dtype=float)
+        # the seed beats the element's own optimum (force: zoom from every given seed)
+        idx = np.nonzero(okc & np.isfinite(v0) & ((v0 >= val) if force else (v0 > val)))[0]
+        if idx.size == 0:
+            continue
+        b, v = _zoom_from(fun, free, {k: a[idx] for k, a in fx.items()}, {k: cand[k][idx] for k in names},
+                          span, shrink, stages)
+        better = v > val[idx]
+        for k in names:
+            best[k][idx] = np.where(better, b[k], best[k][idx])
+        val[idx] = np.where(better, v, val[idx])
+    return {k: a.reshape(shape) for k, a in best.items()}, val.reshape(shape)
+
+
 def _solve(eta: np.ndarray, invN: float, cfg: dict[str, float], mu3: float, finite: bool,
-           grid: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    free = {k: SEARCH[k] for k in (("mu1", "s", "p1", "r", "q_Z") if finite else ("mu1", "s", "p1", "r"))}
+           grid: int | None, seeds: Any = None, info: dict[str, Any] | None = None
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    names = ("mu1", "s", "p1", "r", "q_Z") if finite else ("mu1", "s", "p1", "r")
+    # the finite-key search may widen into the physical domains; the asymptotic one stays on SEARCH (its
+    # supremum sits on SEARCH's edge by construction, reported as at_bound)
+    free = {k: (Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, DOMAINS[k]) if finite else
+                Bound(SEARCH[k].lo, SEARCH[k].hi, SEARCH[k].log, (SEARCH[k].lo, SEARCH[k].hi))) for k in names}
     if SEARCH["mu1"].lo <= 2 * mu3:
         free["mu1"] = Bound(2 * mu3 * 1.05 + 1e-3, max(SEARCH["mu1"].hi, 2 * mu3 * 1.1 + 2e-3))
+    mu1_lo = min(2 * mu3 * (1 + 1e-6), free["mu1"].lo)          # mu1 > 2 mu3 keeps mu1 > mu2 + mu3 for s < 1
+    free["mu1"] = Bound(free["mu1"].lo, free["mu1"].hi, True,
+                        (mu1_lo, math.inf) if finite else (free["mu1"].lo, free["mu1"].hi))
 
     def fun(mu1: Any, s: Any, p1: Any, r: Any, eta: Any, q_Z: Any = 0.0) -> Any:
         m1, m2, a, b, c, qx = _decode(mu1, s, p1, r, q_Z, mu3)
         Q, EQ = _gains((m1, m2, mu3), eta, cfg["Y0"], cfg["e_d"])
         return _core(m1, m2, mu3, a, b, c, qx, Q, EQ, invN, cfg["eps_sec"], cfg["eps_cor"], cfg["f"])["margin"]
 
-    best, val = _zoom_maximize(fun, free, {"eta": eta}, grid)
+    inf: dict[str, Any] = {}
+    best, val = _zoom_maximize(fun, free, {"eta": eta}, grid, seeds=seeds,
+                               continuation=max(eta.size, 1) if finite else 0, info=inf)
+    if info is not None:
+        info["raw"] = best
+        info["at_bound"] = inf["at_bound"]
     m1, m2, a, b, c, qx = _decode(best["mu1"], best["s"], best["p1"], best["r"], best.get("q_Z", 0.0), mu3)
     out = {"mu1": m1, "mu2": m2, "p1": a, "p2": b, "p3": c, "q_X": qx}
     return {k: np.broadcast_to(np.asarray(v, dtype=float), eta.shape).copy() for k, v in out.items()}, val
@@ -461,7 +576,36 @@ def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta
                     f"is outside the allowed range [0, {SEARCH['mu1'].hi / 2:g}) (need 2 mu3 < the largest mu1 "
                     "searched)")
     finite = N is not None
-    best, val = _solve(eta, 1.0 / N if finite else 0.0, s, m3, finite, grid)
+    info: dict[str, Any] = {}
+    best, val = _solve(eta, 1.0 / N if finite else 0.0, s, m3, finite, grid, info=info)
+    miss = ~(val > 0)
+    if finite and np.any(miss) and np.max(Ld[miss]) > 0:
+        # no key found: the region of positive key narrows towards the end of the curve and a coarse grid can
+        # miss it, so continue the optimum along a ladder of distances from 0 km
+        top = float(np.max(Ld[miss]))
+        have = np.nonzero(val > 0)[0]
+        start = float(np.max(Ld[have])) if have.size else 0.0
+        start = start if start < top else 0.0
+        seeds = None
+        if have.size and start > 0:
+            i0 = int(have[np.argmax(Ld[have])])
+            seeds = [{k: np.asarray(v)[i0] for k, v in info["raw"].items()}]
+        # rungs 5 km apart from the last requested distance with a key (seeded by its optimum) to the farthest
+        # missed distance, with the missed distances themselves: one continued solve
+        ladder = np.union1d(np.arange(start, top + 5.0, 5.0), Ld[miss])
+        inf2: dict[str, Any] = {}
+        b2, v2 = _solve(np.asarray(point_to_point_eta(ladder, beta, eta_d), dtype=float), 1.0 / N, s, m3, True,
+                        grid, seeds=seeds, info=inf2)
+        idx = np.nonzero(miss)[0]
+        j = np.searchsorted(ladder, Ld[idx])
+        better = v2[j] > val[idx]
+        for k in best:
+            best[k][idx] = np.where(better, b2[k][j], best[k][idx])
+        for k in info["at_bound"]:
+            info["at_bound"][k] = np.array(info["at_bound"][k], copy=True)
+            info["at_bound"][k][idx] = np.where(better, inf2["at_bound"][k][j], info["at_bound"][k][idx])
+        val = np.array(val, copy=True)
+        val[idx] = np.where(better, v2[j], val[idx])
     R = np.maximum(val, 0.0)
     Q, EQ = _gains((best["mu1"], best["mu2"], m3), eta, s["Y0"], s["e_d"])
     r = _core(best["mu1"], best["mu2"], m3, best["p1"], best["p2"], best["p3"], best["q_X"], Q, EQ,
@@ -476,8 +620,52 @@ def _curve(distances: Any, N: float | None, mu3: float, s: dict[str, float], eta
     if finite:
         settings["N"] = float(N)  # type: ignore[arg-type]
     scenario = f"lim2014 N={N:g}" if finite else "lim2014 asymptotic"
-    return Curve("bb84-wcp-decoy-finite", scenario, Ld, R, optimal, obs, plob(point_to_point_eta(Ld, beta)),
-                 plob(point_to_point_eta(Ld, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("bb84-wcp-decoy-finite", scenario, Ld, R, optimal, obs, plob(point_to_point_eta(Ld, beta)),
+                  plob(point_to_point_eta(Ld, beta, eta_d)), settings, time.perf_counter() - t0)
+    # search parameters (mu1, s: mu2 = mu3 + s (mu1 - 2 mu3), p1, r: p2 = r (1 - p1), q_Z) whose optimum sits on a
+    # search bound that the physical domain did not let grow (only where a key exists)
+    curve.extras["at_bound"] = {k: np.asarray(v, dtype=bool) & (R > 0) for k, v in info["at_bound"].items()}
+    return curve
+
+
+def finite_key_max_distance(N: float, *, mu3: float = MU3_DEFAULT, eps_sec: float = DEFAULTS["eps_sec"],
+                            eps_cor: float = DEFAULTS["eps_cor"], f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"],
+                            e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"],
+                            beta: float = DEFAULTS["beta"], L_max: float = 500.0, grid: int | None = None) -> float:
+    """The distance (km) where the optimised finite-key rate of :func:`finite_key_curve` reaches 0.
+
+    Brent's method on the optimised margin ``l/N``; every evaluation continues the optimum of the last
+    distance with a key (a coarse grid, then a fine one inside the last bracket), so that the search
+    follows the narrowing region of positive key instead of re-finding it from a coarse grid.  0 if no key
+    at 0 km, ``L_max`` if a key remains there.
+    """
+    Nv = float(_check_N(N))
+    cfg = _settings(eps_sec, eps_cor, f, Y0, e_d)
+    validate("beta", float(beta))
+    if beta == 0:
+        raise ValueError("parameter 'beta' = 0: a lossless fibre has no maximum distance")
+    m3 = float(mu3)
+
+    def solve(L: Any, seeds: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        eta = np.asarray(point_to_point_eta(np.atleast_1d(np.asarray(L, dtype=float)), beta, eta_d), dtype=float)
+        info: dict[str, Any] = {}
+        val = _solve(eta, 1.0 / Nv, cfg, m3, True, grid, seeds=seeds, info=info)[1]
+        return np.asarray(val, dtype=float), info["raw"]
+
+    xs = np.linspace(0.0, float(L_max), 21)
+    for _ in range(2):                             # coarse grid, then a fine grid inside the last bracket
+        v, raw = solve(xs)
+        pos = np.nonzero(v > 0)[0]
+        if pos.size == 0:
+            return 0.0 if xs[0] == 0.0 else float(xs[0])
+        i = int(pos[-1])
+        if i == xs.size - 1:
+            return float(xs[-1])
+        seed = {k: np.asarray(a)[i] for k, a in raw.items()}
+        a, b = float(xs[i]), float(xs[i + 1])
+        xs = np.linspace(a, b, 11)
+    seeds = [seed]
+    return float(brentq(lambda L: float(solve([L], seeds)[0][0]), a, b, xtol=1e-6))
 
 
 def _settings(eps_sec: float, eps_cor: float, f: float, Y0: float, e_d: float) -> dict[str, float]:

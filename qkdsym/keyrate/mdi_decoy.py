@@ -112,7 +112,9 @@ def _numeric() -> Any:
 def four_intensity_numeric(T_x: Any, T_y: Any, TE_x: Any, mu_x: Any, mu_y: Any) -> tuple[Any, Any]:
     """``(Y11_L, e11_U)`` of :func:`four_intensity_bounds` for arrays.
 
-    A negative ``Y11_L`` is reported as 0 (the trivial bound), with ``e11_U = 1/2``.
+    A negative ``Y11_L`` is reported as 0 (the trivial bound), with ``e11_U = 1/2``; yields are capped at 1
+    and ``e11_U`` at 1/2 (the deterministic caps: a yield is a probability, and at 1/2 the phase error
+    already removes every bit).
     """
     fy, fe = _numeric()
     with np.errstate(all="ignore"):
@@ -120,7 +122,7 @@ def four_intensity_numeric(T_x: Any, T_y: Any, TE_x: Any, mu_x: Any, mu_y: Any) 
         e11 = np.asarray(fe(T_x, T_y, TE_x, mu_x, mu_y), dtype=float)
     ok = np.isfinite(y11) & (y11 > 0) & np.isfinite(e11)
     e11 = np.where(ok, np.clip(np.where(ok, e11, 0.5), 0.0, 0.5), 0.5)
-    y11 = np.where(ok, y11, 0.0)
+    y11 = np.where(ok, np.minimum(y11, 1.0), 0.0)
     return (y11 if y11.ndim else float(y11)), (e11 if e11.ndim else float(e11))
 
 

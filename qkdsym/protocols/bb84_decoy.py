@@ -71,7 +71,7 @@ from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU, lp_bounds, vacuum_weak_bounds
 from ..optics.sources import error_gain, error_yield_n, gain, poisson, yield_n
-from ..optimize import Bound, maximize
+from ..optimize import Bound, edge_flags, maximize
 from ..symbols import symbol, validate
 from .rate_protocol import RateProtocol
 
@@ -154,6 +154,22 @@ def _check_nu(mu: float, nu: float) -> None:
                          "0 < nu < mu (the vacuum decoy is always included)")
 
 
+def _physical(obs: dict[str, Any]) -> dict[str, Any]:
+    """Bounds clipped to their physical ranges, exactly as :func:`qkdsym.compile.runtime.gllp_margin` uses them:
+    ``Y_1`` in ``[0, 1]``, ``Q_1 <= Q_mu`` and ``>= 0``, ``e_1`` in ``[0, 1/2]`` (1/2 where ``Y_1 = 0``: no
+    single-photon key).  A decoy bound outside these ranges (e.g. ``Y_1^L < 0`` for ``nu`` close to ``mu``)
+    is a trivial bound; the rate is unchanged by the clipping."""
+    out = dict(obs)
+    Y1 = np.asarray(obs["Y_1"], dtype=float)
+    ok = np.isfinite(Y1) & (Y1 > 0)
+    out["Y_1"] = np.where(ok, np.minimum(np.where(ok, Y1, 0.0), 1.0), 0.0)
+    Q1 = np.asarray(obs["Q_1"], dtype=float)
+    out["Q_1"] = np.where(ok & np.isfinite(Q1), np.clip(np.where(ok, Q1, 0.0), 0.0, np.asarray(obs["Q_mu"])), 0.0)
+    e1 = np.asarray(obs["e_1"], dtype=float)
+    out["e_1"] = np.where(ok & np.isfinite(e1), np.clip(np.where(ok, e1, 0.5), 0.0, 0.5), 0.5)
+    return {k: (float(v) if k in ("Y_1", "Q_1", "e_1") and np.ndim(v) == 0 else v) for k, v in out.items()}
+
+
 def _lp_point(mu: float, decoys: Sequence[float], eta: float, s: Mapping[str, float]) -> dict[str, float]:
     inf = compiled("infinite")
     ks = [float(mu), *[float(d) for d in decoys], 0.0]
@@ -177,7 +193,8 @@ def decoy_eval(mu: float, nu: float | None = None, *, L: float | None = None, et
     """Observables and key rate at one point: ``{"eta", "Q_mu", "E_mu", "Y_1", "Q_1", "e_1", "R"}``.
 
     Give the distance ``L`` (km; ``eta = eta_d 10^(-beta L/10)``) or the total
-    transmittance ``eta``.  ``nu`` is the weak decoy (required for
+    transmittance ``eta``.  The bounds ``Y_1, Q_1, e_1`` are reported in their physical ranges
+    (``[0, 1]``, ``[0, Q_mu]``, ``[0, 1/2]``), as the rate uses them.  ``nu`` is the weak decoy (required for
     ``"vacuum-weak"``; for ``"lp"`` the decoys are ``decoys`` or ``(nu,)``, or
     :data:`LP_DECOYS`, each below ``mu``, the vacuum always added).
     """
@@ -200,18 +217,20 @@ def decoy_eval(mu: float, nu: float | None = None, *, L: float | None = None, et
             _check_nu(mu, float(nu))
             kw["nu"] = float(nu)
         m = compiled(method)
-        out = {k: float(v) for k, v in m.observables(**kw).items()}
+        out = _physical({k: float(v) for k, v in m.observables(**kw).items()})
         out["R"] = float(m.rate(**kw))
     out.pop("f"), out.pop("q")
     return {"eta": e, **out}
 
 
 def _free(method: str, nu: float | None, nu_min: float) -> dict[str, Bound]:
+    """Search bounds; ``mu`` may grow upwards (any intensity is physical) but stays above the decoy."""
     if method == "infinite":
         return {"mu": Bound(*MU_RANGE)}
     if nu is not None:
-        return {"mu": Bound(nu * 1.0001, MU_RANGE[1])}
-    return {"mu": Bound(nu_min * 1.0001, MU_RANGE[1]), "s": Bound(0.0, 0.999, log=False)}
+        return {"mu": Bound(nu * 1.0001, MU_RANGE[1], domain=(nu * 1.0001, math.inf))}
+    return {"mu": Bound(nu_min * 1.0001, MU_RANGE[1], domain=(nu_min * 1.0001, math.inf)),
+            "s": Bound(0.0, 0.999, log=False)}
 
 
 def _objective(method: str, nu: float | None, nu_min: float, key_fraction: bool = False):
@@ -228,11 +247,16 @@ def _objective(method: str, nu: float | None, nu_min: float, key_fraction: bool 
 
 
 def _solve(method: str, eta: np.ndarray, s: dict[str, float], nu: float | None, nu_min: float,
-           decoys: Sequence[float] | None, key_fraction: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Optimal intensities and the optimised unclamped rate (or key fraction) at each ``eta``."""
+           decoys: Sequence[float] | None, key_fraction: bool = False, info: dict[str, Any] | None = None
+           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Optimal intensities and the optimised unclamped rate (or key fraction) at each ``eta``
+    (``info["at_bound"]``: optimum on a search bound, see :func:`qkdsym.optimize.maximize`)."""
+    info = {} if info is None else info
     if method != "lp":
         best, val = maximize(_objective(method, nu, nu_min, key_fraction), _free(method, nu, nu_min),
-                             {"eta": eta, **s})
+                             {"eta": eta, **s}, info=info)
+        if method == "vacuum-weak" and nu is None:   # nu = nu_min + s (mu - nu_min): report nu's own flag
+            info["at_bound"] = {"mu": info["at_bound"]["mu"], "nu": info["at_bound"]["s"]}
         if method == "vacuum-weak":
             best = {"mu": best["mu"], "nu": (np.full_like(best["mu"], nu) if nu is not None
                                              else nu_min + best["s"] * (best["mu"] - nu_min))}
@@ -240,17 +264,25 @@ def _solve(method: str, eta: np.ndarray, s: dict[str, float], nu: float | None, 
     ds = tuple(decoys) if decoys is not None else ((nu,) if nu is not None else LP_DECOYS)
     lo = max(ds) * 1.0001
     mus, vals = np.empty_like(eta), np.empty_like(eta)
+    hi_mu = MU_RANGE[1]
     for i, e in enumerate(np.atleast_1d(eta)):
         def neg(logmu: float) -> float:
             p = _lp_point(math.exp(logmu), ds, float(e), s)
             return -(p["margin"] / max(p["Q_mu"], 1e-300) if key_fraction else p["margin"])
-        grid = np.linspace(math.log(lo), math.log(MU_RANGE[1]), 16)
-        gv = [neg(t) for t in grid]
-        j = int(np.argmin(gv))
-        a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-        r = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-5})
-        t, v = (r.x, r.fun) if r.fun <= gv[j] else (grid[j], gv[j])
+        top = MU_RANGE[1]
+        for _ in range(4):     # an optimum on the upper search bound: search again on a wider range
+            grid = np.linspace(math.log(lo), math.log(top), 16)
+            gv = [neg(t) for t in grid]
+            j = int(np.argmin(gv))
+            a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+            r = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-5})
+            t, v = (r.x, r.fun) if r.fun <= gv[j] else (grid[j], gv[j])
+            if t < math.log(top) - 1e-3 * (math.log(top) - math.log(lo)):
+                break
+            top *= 4
         mus[i], vals[i] = math.exp(t), -v
+        hi_mu = max(hi_mu, top)
+    info["at_bound"] = {"mu": np.asarray(edge_flags(mus, Bound(lo, hi_mu))[0] | edge_flags(mus, Bound(lo, hi_mu))[1])}
     return {"mu": mus}, vals
 
 
@@ -281,7 +313,8 @@ def decoy_curve(distances: Any, method: str = "vacuum-weak", *, f: float = DEFAU
         raise ValueError(f"nu_min = {nu_min!r} is outside the allowed range (0, {MU_RANGE[1]})")
     if method == "vacuum-weak" and nu is not None:
         _check_nu(MU_RANGE[1], float(nu))
-    best, val = _solve(method, eta, s, nu, nu_min, decoys)
+    info: dict[str, Any] = {}
+    best, val = _solve(method, eta, s, nu, nu_min, decoys, info=info)
     R = np.maximum(val, 0.0)
     optimal = {k: np.where(R > 0, v, np.nan) for k, v in best.items()}
     if method == "lp":
@@ -290,14 +323,18 @@ def decoy_curve(distances: Any, method: str = "vacuum-weak", *, f: float = DEFAU
         obs = {k: np.array([p[k] for p in pts]) for k in ("Q_mu", "E_mu", "Y_1", "Q_1", "e_1")}
     else:
         kw = {**s, "eta": eta, **best}
-        o = compiled(method).observables(**kw)
+        o = _physical(compiled(method).observables(**kw))
         obs = {k: np.broadcast_to(o[k], L.shape).copy() for k in ("Q_mu", "E_mu", "Y_1", "Q_1", "e_1")}
     obs = {k: np.where(R > 0, v, np.nan) for k, v in obs.items()}
     settings = {"beta": float(beta), "eta_d": float(eta_d), **s}
     if method == "lp":
         settings["decoys"] = list(ds)  # type: ignore[assignment]
-    return Curve("bb84-wcp-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
-                 plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("bb84-wcp-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
+                  plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    # optimum still on a search bound after widening (nu on nu_min is the documented asymptotic optimum)
+    curve.extras["at_bound"] = {k: np.broadcast_to(np.asarray(v, dtype=bool), L.shape) & (R > 0)
+                                for k, v in info["at_bound"].items()}
+    return curve
 
 
 def decoy_max_distance(method: str = "vacuum-weak", *, f: float = DEFAULTS["f"], Y0: float = DEFAULTS["Y0"],

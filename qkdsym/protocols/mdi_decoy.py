@@ -66,7 +66,7 @@ Example
 ('8.1047e-06', '5.0290e-04', '5.2589e-04')
 >>> c = mdi_curve([0.0, 100.0])
 >>> [f"{x:.3e}" for x in c.R]
-['1.161e-04', '9.255e-07']
+['1.166e-04', '9.300e-07']
 >>> mdi_eval(0.3, 0.4, 0.054, L=10.0)
 Traceback (most recent call last):
 ...
@@ -287,7 +287,7 @@ def _raw_gains(mu_a: Any, mu_b: Any, eta: Any, p_d: Any, e_d: Any, bsm: str, key
 # --------------------------------------------------------------------------------------- estimation
 def _check_intensities(mu_z: float, mu_y: float | None, mu_x: float | None, method: str) -> None:
     validate("mu_z", mu_z)
-    if method == "infinite" and mu_y is None and mu_x is None:
+    if method == "infinite":   # infinitely many decoys: the decoy intensities are neither used nor checked
         return
     if mu_y is None or mu_x is None:
         raise ValueError(f"method {method!r} needs both decoy intensities mu_y and mu_x")
@@ -311,7 +311,8 @@ def _x_part(mu_x: Any, eta: Any, p_d: float, e_d: float, bsm: str) -> dict[str, 
         w = np.exp(np.asarray(k) + np.asarray(l))
         return g["Q_X"] * w, g["EQ_X"] * w
     (Sxx, Exx), (Sxo, Exo), (Soo, Eoo) = S(mu_x, mu_x), S(mu_x, 0.0), S(0.0, 0.0)
-    return {"Tx": Sxx - 2 * Sxo + Soo, "TEx": np.maximum(Exx - 2 * Exo + Eoo, 0.0), "Soo": Soo}
+    # caps: T_x, TE_x are sums of the non-negative (error) yield terms with m, n >= 1, a subset of S_xx (SE_xx)
+    return {"Tx": Sxx - 2 * Sxo + Soo, "TEx": np.clip(Exx - 2 * Exo + Eoo, 0.0, Exx), "Soo": Soo}
 
 
 def _estimate(method: str, mu_y: Any, mu_x: Any, eta: Any, p_d: float, e_d: float, bsm: str,
@@ -327,7 +328,7 @@ def _estimate(method: str, mu_y: Any, mu_x: Any, eta: Any, p_d: float, e_d: floa
         xp = _x_part(mu_x, eta, p_d, e_d, bsm) if xpart is None else xpart
         Syy = _raw_gains(mu_y, mu_y, eta, p_d, e_d, bsm, ("Q_X",))["Q_X"] * np.exp(2 * np.asarray(mu_y))
         Syo = _raw_gains(mu_y, 0.0, eta, p_d, e_d, bsm, ("Q_X",))["Q_X"] * np.exp(np.asarray(mu_y))
-        Ty = Syy - 2 * Syo + xp["Soo"]   # symmetric users: S_yo = S_oy
+        Ty = np.minimum(Syy - 2 * Syo + xp["Soo"], Syy)   # symmetric users: S_yo = S_oy; cap T_y <= S_yy
         return four_intensity_numeric(xp["Tx"], Ty, xp["TEx"], mu_x, mu_y)
     shape = np.broadcast(*(np.asarray(v) for v in (mu_y, mu_x, eta))).shape
     Y, E = np.empty(shape), np.empty(shape)
@@ -368,7 +369,9 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     Give the distance ``L`` between the users (km; ``eta = eta_d 10^(-beta (L/2)/10)``
     per user) or the per-user transmittance ``eta``.  Returns ``eta, Q_zz, E_zz,
     Q_xx, E_xx, Q_yy, E_yy, Y11, e11, Y11_true, e11_true, R`` (bits per pulse
-    pair) and ``R_bps = R F`` when a clock rate ``F`` (Hz) is given.
+    pair) and ``R_bps = R F`` when a clock rate ``F`` (Hz) is given.  With ``method="infinite"``
+    the decoy intensities ``mu_y, mu_x`` are not used, not checked and ``Q_xx``... are not reported
+    (any ``mu_z > 0`` is accepted, e.g. one below the default decoys).
     """
     _method(method)
     s = _settings(f, p_d, e_d, p_z, bsm)
@@ -382,7 +385,7 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     p = _point(method, mu_z, mu_y, mu_x, e, s)
     out = {"eta": e, "Q_zz": float(p["Q_zz"]), "E_zz": float(p["E_zz"])}
     for name, k in (("xx", mu_x), ("yy", mu_y)):
-        if k is not None:
+        if k is not None and method != "infinite":
             g = gains(k, k, e, s["p_d"], s["e_d"], bsm)
             out[f"Q_{name}"] = float(g["Q_X"])
             out[f"E_{name}"] = float(g["EQ_X"] / g["Q_X"]) if g["Q_X"] > 0 else 0.5
@@ -395,8 +398,8 @@ def mdi_eval(mu_z: float = YAN_INTENSITIES["mu_z"], mu_y: float | None = YAN_INT
     return out
 
 
-def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fraction: bool = False
-           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fraction: bool = False,
+           info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Optimal ``mu_z`` (and ``mu_y``) and the optimised unclamped rate (or key fraction) at each ``eta``."""
     est = "analytic" if method == "lp" else method
 
@@ -405,12 +408,16 @@ def _solve(method: str, eta: np.ndarray, s: dict[str, Any], mu_x: float, key_fra
         p = _point(est, mu_z, mu_y, mu_x, eta, s, xp or None)
         return p["margin"] / np.maximum(p["Q_zz"], 1e-300) if key_fraction else p["margin"]
 
+    info = {} if info is None else info
     if method == "infinite":
-        best, val = maximize(fun, {"mu_z": Bound(*Z_RANGE)}, {"eta": eta})
+        best, val = maximize(fun, {"mu_z": Bound(*Z_RANGE)}, {"eta": eta}, info=info)
         return best, val
     xp = _x_part(mu_x, eta, s["p_d"], s["e_d"], s["bsm"])   # fixed by x: computed once per distance
-    best, val = maximize(fun, {"mu_z": Bound(mu_x * 1.05, Z_RANGE[1]), "t": Bound(T_RANGE[0], T_RANGE[1], log=False)},
-                         {"eta": eta, **xp})
+    # mu_z may grow upwards but stays above mu_x; mu_y = mu_x + t (mu_z - mu_x), t in (0, 1)
+    best, val = maximize(fun, {"mu_z": Bound(mu_x * 1.05, Z_RANGE[1], domain=(mu_x * 1.05, np.inf)),
+                               "t": Bound(T_RANGE[0], T_RANGE[1], log=False, domain=(1e-3, 0.999))},
+                         {"eta": eta, **xp}, info=info)
+    info["at_bound"] = {"mu_z": info["at_bound"]["mu_z"], "mu_y": info["at_bound"]["t"]}
     best = {"mu_z": best["mu_z"], "mu_y": mu_x + best["t"] * (best["mu_z"] - mu_x)}
     if method == "lp":
         p = _point("lp", best["mu_z"], best["mu_y"], mu_x, eta, s)
@@ -439,12 +446,13 @@ def mdi_curve(distances: Any, method: str = "analytic", *, bsm: str = DEFAULTS["
     validate("L", L)
     s = _settings(f, p_d, e_d, p_z, bsm)
     validate("mu_x", float(mu_x))
-    if not mu_x < Z_RANGE[1] / 2:
+    if method != "infinite" and not mu_x < Z_RANGE[1] / 2:
         raise ValueError(f"parameter 'mu_x' = {mu_x!r} is outside the allowed range (0, {Z_RANGE[1] / 2})")
     if F is not None:
         validate("F", float(F))
     eta = np.asarray(midpoint_eta(L, beta, eta_d), dtype=float).reshape(L.shape)
-    best, val = _solve(method, eta, s, float(mu_x))
+    info: dict[str, Any] = {}
+    best, val = _solve(method, eta, s, float(mu_x), info=info)
     R = np.maximum(val, 0.0)
     mu_y = best.get("mu_y")
     p = _point("infinite" if method == "infinite" else method, best["mu_z"], mu_y, mu_x, eta, s)
@@ -455,8 +463,11 @@ def mdi_curve(distances: Any, method: str = "analytic", *, bsm: str = DEFAULTS["
     settings: dict[str, Any] = {"beta": float(beta), "eta_d": float(eta_d), **s, "mu_x": float(mu_x)}
     if F is not None:
         settings["F"] = float(F)
-    return Curve("mdi-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
-                 plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve = Curve("mdi-decoy", method, L, R, optimal, obs, plob(point_to_point_eta(L, beta)),
+                  plob(point_to_point_eta(L, beta, eta_d)), settings, time.perf_counter() - t0)
+    curve.extras["at_bound"] = {k: np.broadcast_to(np.asarray(v, dtype=bool), L.shape) & (R > 0)
+                                for k, v in info["at_bound"].items()}   # optimum still on a search bound
+    return curve
 
 
 def mdi_max_distance(method: str = "analytic", *, bsm: str = DEFAULTS["bsm"], p_z: float = DEFAULTS["p_z"],
