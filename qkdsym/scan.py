@@ -374,42 +374,49 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
         raise ValueError(f"chunk must be a positive number of distances, got {chunk!r}")
     spec_params = _portable_params(proto, params)
     given0 = contract._clock_into(proto, dict(fixed), clock)
-    # resolve (and so validate) every combination's settings before any work
-    combos = list(itertools.product(*(range(axes[d].size) for d in others)))
-    settings: list[dict[str, Any]] = []
-    choices: Mapping[str, str] = {}
-    for combo in combos:
-        g = {**given0, **{d: _num(axes[d][i]) for d, i in zip(others, combo)}}
-        s = proto.settings(g, params=spec_params)
+    n_combos = int(np.prod([axes[d].size for d in others])) if others else 1
+
+    def combos() -> Iterator[tuple[int, ...]]:
+        return itertools.product(*(range(axes[d].size) for d in others))
+
+    def combo_given(combo: tuple[int, ...], base: Mapping[str, Any]) -> dict[str, Any]:
+        return {**base, **{d: float(axes[d][i]) for d, i in zip(others, combo)}}
+
+    def resolved(combo: tuple[int, ...]) -> Any:
+        s = proto.settings(combo_given(combo, given0), params=spec_params)
         missing = s.missing(proto, free=False)
         if missing:
             raise ValueError(f"{proto.name} needs {', '.join(p.name for p in missing)}")
-        settings.append(s.as_dict())
-        choices = s.choices
-    free = [p for p in proto.free_params if p.name not in fixed and p.name not in axes and p.applies_to(choices)]
+        return s
+
+    # resolve (and so validate) every combination's settings before any work
+    first = None
+    for combo in combos():
+        s = resolved(combo)
+        first = first or s
+    assert first is not None
+    free = [p for p in proto.free_params if p.name not in fixed and p.name not in axes
+            and p.applies_to(first.choices)]
     if chunk is None:
         evals = {0: 1, 1: 64, 2: 784, 3: 1728}.get(len(free), 8 ** len(free))
         chunk = int(min(4096, max(16, _BUDGET // evals)))
     L = axes[_DISTANCE]
-    blocks = np.array_split(np.arange(L.size), math.ceil(L.size / chunk))
-    name_for_worker = proto.name if _is_builtin(proto) else proto
-    base_settings = _base_settings(proto, settings[0], given0, axes, clock, params, spec_params)
-    tasks: list[tuple[tuple[int, ...], Any, _Task]] = []
-    for combo, sdict in zip(combos, settings):
-        for idx in blocks:
-            d = L[idx]
-            key = _key({"v": _VERSION_TAG, "qkdsym": __version__, "protocol": proto.name, "settings": sdict,
-                        "clock": clock, "fixed_free": sorted(k for k in fixed if k in {p.name for p in
-                                                                                        proto.free_params}),
-                        "distances": [float(x).hex() for x in d]})
-            g = {**fixed, **{k: _num(axes[k][i]) for k, i in zip(others, combo)}}
-            tasks.append((combo, idx, _Task(name_for_worker, spec_params, clock, g, d, key)))
+    edges = [int(b[0]) for b in np.array_split(np.arange(L.size), math.ceil(L.size / chunk))] + [L.size]
+    blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    worker_proto = proto.name if _is_builtin(proto) else proto
+    base_settings = _base_settings(proto, first.as_dict(), given0, axes, clock, params, spec_params)
+    fixed_free = sorted(k for k in fixed if k in {p.name for p in proto.free_params})
+
+    def key_of(sdict: Mapping[str, Any], block: slice) -> str:
+        return _key({"v": _VERSION_TAG, "qkdsym": __version__, "protocol": proto.name, "settings": sdict,
+                     "clock": clock, "fixed_free": fixed_free, "distances": [float(x).hex() for x in L[block]]})
+
     shape = tuple(axes[d].size for d in dims)
     dpos = dims.index(_DISTANCE)
     opos = [dims.index(d) for d in others]
     results: dict[str, np.ndarray] = {}
 
-    def store(combo: tuple[int, ...], idx: Any, data: Mapping[str, np.ndarray]) -> None:
+    def store(combo: tuple[int, ...], block: slice, data: Mapping[str, np.ndarray]) -> None:
         if not results:
             for k in data:
                 results[k] = np.full(shape, np.nan)
@@ -418,29 +425,44 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
         where: list[Any] = [0] * len(dims)
         for p, i in zip(opos, combo):
             where[p] = i
-        where[dpos] = idx
+        where[dpos] = block
         for k, v in data.items():
             results[k][tuple(where)] = v
 
     folder = _chunk_dir(out_path) if out_path is not None else None
-    todo = []
+    # first pass: chunks already finished (by an interrupted run of the same scan) are loaded, not recomputed
+    todo: list[tuple[int, int, str]] = []  # (combination number, block number, key): O(chunks), no arrays
     reused = 0
-    for combo, idx, task in tasks:
-        got = _load_chunk(folder, task.key, len(idx)) if folder is not None and folder.is_dir() else None
-        if got is not None:
-            store(combo, idx, got)
-            reused += 1
-        else:
-            todo.append((combo, idx, task))
+    for ci, combo in enumerate(combos()):
+        sdict = resolved(combo).as_dict()
+        for bi, block in enumerate(blocks):
+            key = key_of(sdict, block)
+            got = _load_chunk(folder, key, block.stop - block.start) if folder is not None else None
+            if got is not None:
+                store(combo, block, got)
+                reused += 1
+            else:
+                todo.append((ci, bi, key))
+    n_chunks = n_combos * len(blocks)
     if folder is not None and todo:
         folder.mkdir(exist_ok=True)
+
+    def index_of(ci: int) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.unravel_index(ci, tuple(axes[d].size for d in others))) if others else ()
+
+    def submissions() -> Iterator[tuple[tuple[int, ...], slice, _Task]]:
+        for ci, bi, key in todo:
+            combo = index_of(ci)
+            yield combo, blocks[bi], _Task(worker_proto, spec_params, clock, combo_given(combo, fixed),
+                                           L[blocks[bi]].copy(), key)
+
     engine = _engine(executor, workers, dask, scheduler) if todo else _Engine(InlineExecutor(), "none", 1)
     label = f"scan {proto.name}" + (f" ({reused} chunks reused)" if reused else "")
     bar = _Bar(len(todo), label, progress)
     done = 0
+    pending: dict[Future, tuple[tuple[int, ...], slice, _Task]] = {}
     try:
-        pending: dict[Future, tuple[tuple[int, ...], Any, _Task]] = {}
-        it: Iterator[tuple[tuple[int, ...], Any, _Task]] = iter(todo)
+        it = submissions()
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < engine.window:
@@ -452,12 +474,12 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
             if not pending:
                 break
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for f in sorted(finished, key=lambda f: tasks_order(pending[f])):
-                combo, idx, task = pending.pop(f)
+            for f in sorted(finished, key=lambda f: (pending[f][0], pending[f][1].start)):
+                combo, block, task = pending.pop(f)
                 data = f.result()
                 if folder is not None:
                     _save_chunk(folder, task.key, data)
-                store(combo, idx, data)
+                store(combo, block, data)
                 done += 1
                 bar.update()
                 if on_chunk is not None:
@@ -475,18 +497,9 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
         if folder is not None and not keep_chunks:
             shutil.rmtree(folder, ignore_errors=True)
     if stats is not None:
-        stats.update({"chunks": len(tasks), "computed": done, "reused": reused, "engine": engine.name,
+        stats.update({"chunks": n_chunks, "computed": done, "reused": reused, "engine": engine.name,
                       "chunk_distances": chunk, "seconds": time.perf_counter() - t0})
     return res
-
-
-def tasks_order(item: tuple[tuple[int, ...], Any, _Task]) -> tuple:
-    """Sort key of a chunk (its combination, then its first distance index)."""
-    return (item[0], int(item[1][0]))
-
-
-def _num(x: Any) -> float:
-    return float(x)
 
 
 def _is_builtin(proto: Any) -> bool:
