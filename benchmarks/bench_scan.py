@@ -42,12 +42,22 @@ def _grid(n: int, d_max: float) -> dict[str, np.ndarray]:
 
 
 def _run(label: str, proto: str, grid: dict, kw: dict, out: Path, **engine: object) -> tuple[float, object, dict]:
+    """Wall time, result, stats (with the CPU seconds of this process and of its finished children)."""
+    import resource
+
     from qkdsym.scan import scan
 
     st: dict = {}
-    t = time.perf_counter()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p0, t = time.process_time(), time.perf_counter()
     ds = scan(proto, grid, out=out, progress=sys.stderr.isatty(), stats=st, **engine, **kw)
-    return time.perf_counter() - t, ds, st
+    wall = time.perf_counter() - t
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    st["cpu_self"] = time.process_time() - p0
+    st["cpu_children"] = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    print(f"  {proto} {label}: {wall:.1f} s wall, {st['cpu_self']:.1f} s CPU here, "
+          f"{st['cpu_children']:.1f} s CPU in finished child processes", file=sys.stderr, flush=True)
+    return wall, ds, st
 
 
 def _warm(proto: str, kw: dict) -> None:
@@ -92,11 +102,11 @@ def main() -> None:
                     cluster = LocalCluster(n_workers=K, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
                     client = Client(cluster)
-                    rows.append(("dask LocalCluster start", "", "", f"{time.perf_counter() - t:.1f} s", "", ""))
+                    rows.append(("dask LocalCluster start", "", "", f"{time.perf_counter() - t:.1f} s", "", "", ""))
                 t = time.perf_counter()
                 client.run(_warm, proto, kw)  # derive + compile the model in every worker, timed apart
                 rows.append((proto, "dask workers warm-up (derive + compile)", "", f"{time.perf_counter() - t:.1f} s",
-                             "", ""))
+                             "", "", ""))
                 res[f"dask ({K} workers)"] = _run("dask", proto, grid, kw, tmp / f"{proto}.dask.nc",
                                                   executor=client.get_executor())
             base = res.get("in-process")
@@ -108,17 +118,21 @@ def main() -> None:
                 assert ds.identical(first), f"{proto}: {name} differs from the first engine"  # type: ignore
                 k = 1 if name == "in-process" else K
                 over = f"{wall - base[0] / k:+.1f} s" if base else "-"
+                cpu = st["cpu_self"] + st["cpu_children"]
                 rows.append((proto, f"{npts:.3g} pts, {st['chunks']} chunks of <= {st['chunk_distances']}", name,
-                             f"{wall:.1f} s", f"{npts / wall:.3g} pts/s", over))
+                             f"{wall:.1f} s", f"{npts / wall:.3g} pts/s", over,
+                             f"CPU {st['cpu_self']:.1f} s here" + (f" + {st['cpu_children']:.1f} s in workers"
+                                                                  if st["cpu_children"] else "")))
             rows.append((proto, "results identical bit for bit" + (", .nc files byte-identical" if same_bytes else
-                                                                    ", .nc files DIFFER"), "", "", "", ""))
+                                                                    ", .nc files DIFFER"), "", "", "", "", ""))
     finally:
         if client is not None:
             client.close()
             cluster.close()  # type: ignore[union-attr]
         shutil.rmtree(tmp, ignore_errors=True)
-    w = [max(len(str(r[i])) for r in rows) for i in range(6)]
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; overhead = wall - in-process wall / K")
+    w = [max(len(str(r[i])) for r in rows) for i in range(7)]
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; overhead = wall - in-process "
+          "wall / K; CPU of Dask workers is not counted (they outlive the run)")
     for r in rows:
         print("  ".join(str(x).ljust(w[i]) for i, x in enumerate(r)))
 

@@ -45,13 +45,9 @@ ValueError: ecs-diqkd has no grid axis 'g2'; its axes are distance (km), mu, p_d
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
@@ -276,6 +272,8 @@ def _chunk_dir(out: Path) -> Path:
 
 
 def _save_chunk(folder: Path, key: str, data: Mapping[str, "np.ndarray"]) -> None:
+    import io
+
     import numpy as np
 
     from .io import atomic_write
@@ -305,6 +303,8 @@ def _load_chunk(folder: Path, key: str, n: int) -> dict[str, "np.ndarray"] | Non
 
 
 def _key(payload: Mapping[str, Any]) -> str:
+    import hashlib
+
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -358,6 +358,7 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
     ``reused``, ``seconds`` and ``engine``.
     """
     import itertools
+    import shutil
 
     import numpy as np
 
@@ -630,6 +631,9 @@ def write(result: Any, path: str | Path) -> Path:
 
     The same result gives the same bytes: no timestamps, fixed ordering.
     """
+    import shutil
+    import tempfile
+
     p = _check_out(path, True)
     suffix = p.suffix.lower()
     if suffix == ".csv":
@@ -688,6 +692,8 @@ def _columns(result: Any) -> tuple[tuple[str, ...], list[str], dict[str, str], d
 
 def _write_csv(result: Any, path: Path) -> Path:
     """Long format: one row per grid point (the last axis fastest), commented header with settings and units."""
+    import tempfile
+
     import numpy as np
 
     dims, names, units, attrs, coord, var = _columns(result)
