@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import numpy as np
 
-__all__ = ["scan", "InlineExecutor", "parse_axis", "write", "SUFFIXES", "MAX_POINTS"]
+__all__ = ["scan", "InlineExecutor", "parse_axis", "write", "default_chunk", "SUFFIXES", "MAX_POINTS"]
 
 #: output formats by file suffix
 SUFFIXES = (".nc", ".zarr", ".csv")
@@ -82,6 +82,17 @@ class InlineExecutor(Executor):
         except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
             f.set_exception(exc)
         return f
+
+
+def default_chunk(n_free: int) -> int:
+    """Distances per chunk for ``n_free`` optimised parameters: about 2^18 optimiser evaluations (2 MiB)
+    per temporary array of :func:`qkdsym.optimize.maximize` (64, 28^2, 12^3 grid points per distance).
+
+    >>> default_chunk(1), default_chunk(2), default_chunk(0)
+    (4096, 334, 4096)
+    """
+    evals = {0: 1, 1: 64, 2: 784, 3: 1728}.get(n_free, 8 ** n_free)
+    return int(min(4096, max(16, _BUDGET // evals)))
 
 
 # ---------------------------------------------------------------------- grid
@@ -399,8 +410,7 @@ def scan(protocol: Any, grid: Mapping[str, Sequence[float]], *, params: Any = No
     free = [p for p in proto.free_params if p.name not in fixed and p.name not in axes
             and p.applies_to(first.choices)]
     if chunk is None:
-        evals = {0: 1, 1: 64, 2: 784, 3: 1728}.get(len(free), 8 ** len(free))
-        chunk = int(min(4096, max(16, _BUDGET // evals)))
+        chunk = default_chunk(len(free))
     L = axes[_DISTANCE]
     edges = [int(b[0]) for b in np.array_split(np.arange(L.size), math.ceil(L.size / chunk))] + [L.size]
     blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
