@@ -41,6 +41,7 @@ _LAZY = {
     "load_plugin": "contract", "evaluate": "contract", "curve": "contract", "compare": "contract",
     "derive": "contract", "verify": "contract", "export": "contract", "cite": "contract", "compiled": "contract",
     "heralded_protocol": "protocols.engines",
+    "Experiment": "experiment", "numeric_twin": "verify.twin",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

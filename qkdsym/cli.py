@@ -14,6 +14,7 @@ Commands::
     qkdsym cite PROTOCOL [--params NAME]
     qkdsym network --users N ...
     qkdsym reproduce [PAPER|all] [--out results]
+    qkdsym pass bb84-wcp-decoy (--loss-table F.csv | --orbit ALT_KM --max-elevation DEG) --clock HZ [--window ...]
     qkdsym cache [--clear]
 
 ``qkdsym eval PROTOCOL --help`` lists exactly that protocol's options with
@@ -181,9 +182,10 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
     if one is not None and command == "scan":
         _add_protocol_options(sc, one, point=False)
         _add_clock(sc, one)
-    from .scan import add_arguments as _scan_arguments
+    if command in (None, "scan"):  # the scan options (qkdsym/scan.py) only when needed
+        from .scan import add_arguments as _scan_arguments
 
-    _scan_arguments(sc)
+        _scan_arguments(sc)
 
     cm = sub.add_parser("compare", help="maximum distances, crossings and rate ratios of protocols on one channel")
     cm.add_argument("protocols", nargs="+")
@@ -229,9 +231,14 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
 
     r = sub.add_parser("reproduce", help="reproduce the source papers' derivations, figures and claims")
     r.add_argument("paper", nargs="?", default="all",
-                   help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network or all (default)")
+                   help="xie-ecs-diqkd, zhang-sps-qkd, zhou-async-mdi, yan-mdi-network, seed-002-links or all (default)")
     r.add_argument("--out", default="results", help="output folder (default results/)")
     r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
+
+    if command in (None, "pass"):  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
+        from .passkey import add_parser as _add_pass
+
+        _add_pass(sub)
 
     ca = sub.add_parser("cache", help="where derived expressions and generated modules are cached; --clear empties it")
     ca.add_argument("--clear", action="store_true", help="delete every cached file")
@@ -300,7 +307,11 @@ def _cmd_eval(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     print(f"{proto.name}{' [' + choices + ']' if choices else ''} at {where}")
     units = res["units"]
     for k, v in res.items():
-        if k in ("settings", "units", "unit", "protocol") or isinstance(v, (dict, list)):
+        if k in ("settings", "units", "unit", "protocol") or isinstance(v, list):
+            continue
+        if isinstance(v, dict):  # e.g. a finite key's epsilon budget: its numbers on one line
+            flat = ", ".join(f"{a}={_fmt(b)}" for a, b in v.items() if not isinstance(b, (dict, list)))
+            print(f"  {k:16s} : {flat}")
             continue
         if isinstance(v, float):
             u = units.get(k, "")
@@ -587,6 +598,7 @@ def _cmd_network(args: argparse.Namespace, protos: Sequence[Any]) -> int:
 _COMMANDS = {"network": _cmd_network, "list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare,
              "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
              "reproduce": _cmd_reproduce, "cite": _cmd_cite, "cache": _cmd_cache,
+             "pass": lambda args, protos: __import__("qkdsym.passkey", fromlist=["command"]).command(args, protos),
              "scan": lambda args, protos: __import__("qkdsym.scan", fromlist=["cli_command"]).cli_command(args, protos)}
 
 _GLOBAL_VALUED = ("--plugin", "--protocol-file")

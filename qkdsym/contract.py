@@ -30,7 +30,7 @@ Example
 ('bit/round', ['mu'])
 >>> r = qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100)
 >>> f"{r['R']:.4e}", r["unit"], r["settings"]["eta_d"]
-('5.1624e-03', 'bit/round', 0.8)
+('5.1231e-03', 'bit/round', 0.8)
 >>> qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100, g2=0.1)
 Traceback (most recent call last):
 ...
@@ -51,7 +51,8 @@ from .symbols import PARAMS, Parameter, validate
 if TYPE_CHECKING:  # pragma: no cover
     from .curves import Curve
 
-__all__ = ["Param", "Variant", "ParamSet", "Protocol", "Engine", "Settings", "register", "protocol", "protocols",
+__all__ = ["Param", "Variant", "ParamSet", "Protocol", "Engine", "Settings", "register", "unregister", "protocol",
+           "protocols",
            "protocol_names", "load_plugin", "evaluate", "curve", "compare", "derive", "verify", "export", "cite",
            "compiled", "GEOMETRIES", "EXPORTS"]
 
@@ -470,6 +471,13 @@ def register(proto: Protocol, *, replace: bool = False) -> Protocol:
     return proto
 
 
+def unregister(name: str) -> None:
+    """Remove a registered protocol (not a built-in one); nothing happens if it is not registered."""
+    if name in {p.name for p in _builtin()}:
+        raise ValueError(f"{name!r} is a built-in protocol")
+    _REGISTRY.pop(name, None)
+
+
 def _entry_points() -> dict[str, Any]:
     try:
         from importlib.metadata import entry_points
@@ -717,6 +725,9 @@ def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: 
     c.unit = proto.rate_unit
     c.settings = {**s.as_dict(), **{k: "optimised" for k in
                                     (p.name for p in proto.free_params if p.name not in fixed_free)}}
+    for k in c.optimal:  # a setting the analysis optimises itself (e.g. a finite key's probabilities)
+        if k in c.settings and k not in given:
+            c.settings[k] = "optimised"
     if clock is not None:
         if "R_bps" not in c.observables:
             c.observables["R_bps"] = np.asarray(c.R, dtype=float) * float(clock)
@@ -752,6 +763,8 @@ def compare(names: Sequence[str | Protocol], distance_km: Any, *, at: Sequence[f
     protos = [protocol(n) for n in names]
     if len({p.name for p in protos}) < 2:
         raise ValueError("compare needs at least two different protocols")
+    for x in at:  # before any sweep
+        validate("L", x)
     for k in given:
         if given[k] is not None and not any(k in {p.name for p in q.params} or k in {v.name for v in q.variants}
                                             for q in protos):

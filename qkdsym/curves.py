@@ -38,14 +38,15 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import brentq
 
 from .channel import midpoint_eta, point_to_point_eta
-from .compile import compile_protocol
 from .keyrate.bounds import plob
 from .optimize import Bound, maximize
+from .lazy import function
 from .progress import Progress
 from .symbols import validate
+
+brentq = function("scipy.optimize", "brentq")
 
 __all__ = ["Curve", "sweep", "compare", "compare_curves", "chunked", "RateProblem", "DEFAULTS"]
 
@@ -59,6 +60,8 @@ class RateProblem:
     def __init__(self, protocol: str, *, beta: float = DEFAULTS["beta"], eta_d: float = DEFAULTS["eta_d"],
                  scenario: str | None = None, **fixed: float) -> None:
         from .protocols import get_protocol
+
+        from .compile import compile_protocol
 
         proto = get_protocol(protocol)
         self.protocol = proto.name

@@ -24,7 +24,7 @@ __all__ = ["plot_curves"]
 
 
 def plot_curves(curves: Sequence["Curve"], path: str | Path, *, labels: Sequence[str] | None = None,
-                bounds: Sequence[str] = ("PLOB", "PLOB_eta_d"), right: Sequence[tuple[str, Any, Any]] | None = None,
+                bounds: Sequence[str] = ("PLOB", "PLOB_eta_d"), right: Sequence[tuple[Any, ...]] | None = None,
                 right_label: str | None = None, title: str | None = None, subtitle: str | None = None) -> Path:
     """Key rates on a log axis with the repeaterless bounds (one set if all curves share the fibre, else
     one per curve), the rate unit of each curve on the axis, the settings as a subtitle.
@@ -63,12 +63,14 @@ def plot_curves(curves: Sequence["Curve"], path: str | Path, *, labels: Sequence
     ax.set_xlabel("distance $L$ between the users (km)")
     ax.set_ylabel("key rate (" + ", ".join(units) + ")" if units else "key rate")
     ax.grid(True, which="major", alpha=0.3)
-    if right is None:
-        right = [(f"{k}_opt ({c.protocol})", c.distance_km, v) for c in curves for k, v in c.optimal.items()]
+    if right is None:  # the optimal parameters, each in its curve's colour
+        right = [(f"{k}_opt ({c.protocol})", c.distance_km, v, f"C{j % 10}") for j, c in enumerate(curves)
+                 for k, v in c.optimal.items()]
     if right:
         ax2 = ax.twinx()
-        for lab, x, y in right:
-            ax2.plot(x, y, ls="--", lw=1.2, label=lab)
+        for i, r in enumerate(right):  # (label, x, y[, colour]): by default the colour after the rate curves
+            lab, x, y = r[:3]
+            ax2.plot(x, y, ls="--", lw=1.2, label=lab, color=r[3] if len(r) > 3 else f"C{(len(curves) + i) % 10}")
         ax2.set_ylabel(right_label or ", ".join(sorted({r[0].split(" ")[0] for r in right})))
         h2, l2 = ax2.get_legend_handles_labels()
     else:

@@ -89,7 +89,7 @@ UNITS: dict[str, str] = {
     "L": "km", "T": "1", "nu": "photons/pulse", "Y0": "1/pulse", "f": "1", "n_mean": "photons/pulse", "g2": "1",
     "q": "1", "mu_a": "photons/pulse", "mu_b": "photons/pulse", "mu_z": "photons/pulse", "mu_y": "photons/pulse",
     "mu_x": "photons/pulse", "p_z": "1", "N": "pulses", "eps_sec": "1", "eps_cor": "1", "V2": "1", "sigma": "rad/s",
-    "delta_f": "Hz", "dt": "s", "T_c": "s", "F": "Hz", "M": "1", "p_mu": "1", "p_nu": "1", "duty": "1",
+    "delta_f": "Hz", "dt": "s", "T_c": "s", "F": "Hz", "M": "1", "p_mu": "1", "p_nu": "1", "duty": "1", "p_y": "1", "p_x": "1", "eps_pe": "1",
 }
 
 
@@ -146,6 +146,10 @@ PARAMS: dict[str, Parameter] = {
         _P("M", "positive,integer", r"M", "number of phase slices", 2.0, None, integer=True),
         _P("p_mu", "positive", r"p_{\mu}", "probability of the signal intensity", 0.0, 1.0,
            lo_open=True, hi_open=True),
+        _P("p_y", "nonnegative", r"p_{y}", "probability of the strong decoy y", 0.0, 1.0, hi_open=True),
+        _P("p_x", "nonnegative", r"p_{x}", "probability of the weak decoy x", 0.0, 1.0, hi_open=True),
+        _P("eps_pe", "positive", r"\epsilon_{PE}", "failure probability of each parameter-estimation bound",
+           0.0, 1.0, lo_open=True, hi_open=True),
         _P("duty", "positive", r"d", "duty cycle: fraction of time slots carrying quantum signals", 0.0, 1.0,
            lo_open=True),
         _P("p_nu", "nonnegative", r"p_{\nu}", "probability of the decoy intensity", 0.0, 1.0,

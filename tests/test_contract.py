@@ -18,6 +18,14 @@ from qkdsym.cli import main
 PLUGIN = Path(__file__).parent / "plugins" / "asym_ecs.py"
 qkdsym.load_plugin(str(PLUGIN))
 NAMES = contract.protocol_names()
+contract.unregister("ecs-asym")  # registered only while this module's tests run (other modules list protocols)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _plugin_registered():
+    qkdsym.load_plugin(str(PLUGIN))
+    yield
+    contract.unregister("ecs-asym")
 
 
 def strict(text: str):
@@ -205,3 +213,28 @@ def test_notebook_reprs():
     html = c._repr_html_()
     assert "bell-diqkd" in html and "data:image/png;base64" in html and "xie2024" in html
     assert "<table>" in contract.protocol("ecs-diqkd")._repr_html_()
+
+
+def test_entry_point_group_registers_a_third_party_protocol(monkeypatch, capsys):
+    """A package declaring ``[project.entry-points."qkdsym.protocols"] NAME = "module:PROTOCOL"`` joins the registry."""
+    import dataclasses
+
+    base = contract.protocol("bell-diqkd")
+    third = dataclasses.replace(base, name="bell-third-party", _loaded=[])
+
+    class EntryPoint:  # what importlib.metadata gives for the group
+        name, value = "bell-third-party", "somepkg.protocols:PROTOCOL"
+
+        def load(self):
+            return third
+
+    monkeypatch.setattr(contract, "_entry_points", lambda: {"bell-third-party": EntryPoint()})
+    try:
+        assert "bell-third-party" in contract.protocol_names()
+        code, out, _ = run(capsys, "list")
+        assert code == 0 and "bell-third-party" in out
+        code, out, err = run(capsys, "eval", "bell-third-party", "--L", "100", "--json")
+        assert code == 0, err
+        assert strict(out)["R"] == pytest.approx(qkdsym.evaluate("bell-diqkd", L=100)["R"], rel=1e-12)
+    finally:
+        contract.unregister("bell-third-party")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-import sympy as sp
+from ..lazy import sp
 
 __all__ = ["exp_terms", "merge", "compact", "compact_ratio", "polish"]
 

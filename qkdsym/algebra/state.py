@@ -46,7 +46,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
-import sympy as sp
+from ..lazy import sp
 
 __all__ = ["Term", "Branch", "PhotonBranch", "Generator", "Kernel", "State"]
 

@@ -24,7 +24,7 @@ import math
 from typing import Any
 
 import numpy as np
-import sympy as sp
+from ..lazy import sp
 
 from .entropy import h2
 

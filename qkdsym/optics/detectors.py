@@ -10,6 +10,10 @@ phase-insensitive detector.  Each element is a :class:`~qkdsym.algebra.Kernel`
   click = identity - no click  ->  ``exp(x) - (1-p_d) exp((1-eta_D) x)``;
 * photon-number resolving, ``n`` photons, efficiency ``eta_D``:
   ``(eta_D x)^n / n! * exp((1-eta_D) x)``;
+* photon-number resolving with dark counts (:class:`PhotonNumberDetector`):
+  with probability ``p_d`` one dark count is added to the detected photons,
+  so reading ``k`` is ``(1-p_d) [k detected] + p_d [k-1 detected]``; reading
+  0 is the threshold detector's no-click element and "any k >= 1" its click;
 * photon-number parity ``(-1)^n``: ``exp(-x)``.
 
 Example
@@ -31,11 +35,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
+from ..lazy import sp
 
 from ..algebra.state import Kernel
 
-__all__ = ["ThresholdDetector", "trace_kernel", "photon_number", "parity"]
+__all__ = ["ThresholdDetector", "PhotonNumberDetector", "trace_kernel", "photon_number", "parity"]
 
 
 def trace_kernel() -> Kernel:
@@ -73,6 +77,35 @@ def photon_number(n: int, efficiency: sp.Expr = sp.Integer(1)) -> Kernel:
         raise ValueError(f"photon number n = {n} is outside the allowed range [0, inf)")
     e = sp.sympify(efficiency)
     return Kernel(((e**n / sp.factorial(n), n, 1 - e),), f"n={n}")
+
+
+@dataclass(frozen=True)
+class PhotonNumberDetector:
+    """A photon-number-resolving detector with efficiency and dark-count probability.
+
+    A dark count adds one count with probability ``p_d``, independently of the
+    signal (at most one dark count per gate), so ``P(0) = (1-p_d) P(none detected)``
+    as for :class:`ThresholdDetector`.
+    """
+
+    efficiency: sp.Expr = sp.Integer(1)
+    p_d: sp.Expr = sp.Integer(0)
+
+    def count(self, k: int) -> Kernel:
+        """POVM element of reading ``k`` counts."""
+        if isinstance(k, bool) or int(k) != k or k < 0:
+            raise ValueError(f"photon count k = {k!r} is outside the allowed range: integers in [0, inf)")
+        k = int(k)
+        pd = sp.sympify(self.p_d)
+        parts = [((1 - pd) * w, m, lam) for w, m, lam in photon_number(k, self.efficiency).parts]
+        if k >= 1:
+            parts += [(pd * w, m, lam) for w, m, lam in photon_number(k - 1, self.efficiency).parts]
+        parts = [(w, m, lam) for w, m, lam in parts if w != 0]
+        return Kernel(tuple(parts), f"k={k}")
+
+    def outcome(self, k: int) -> Kernel:
+        """``count(k)``: the heralding interface shared with :class:`ThresholdDetector`."""
+        return self.count(k)
 
 
 def parity() -> Kernel:

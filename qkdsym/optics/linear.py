@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import sympy as sp
+from ..lazy import sp
 
 from ..algebra.state import State
 

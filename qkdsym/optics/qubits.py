@@ -21,7 +21,7 @@ Matrix([
 
 from __future__ import annotations
 
-import sympy as sp
+from ..lazy import sp
 
 __all__ = ["SIGMA_X", "SIGMA_Z", "chi", "chi_eigenvector", "projector"]
 

@@ -45,9 +45,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
+from ..lazy import sp
 
-from ..optics.sources import gain, poisson, sps, sps_probabilities
 from ..symbols import symbol, validate
 from .rate_protocol import RateProtocol
 
@@ -63,6 +62,8 @@ def derive_sps() -> dict[str, sp.Expr]:
     ``mu_opt``, ``R_WCP``, ``g2_max_low`` (``<n> <= 2/e``), ``x_peak``,
     ``g2_max_high``, ``n_zero_loss`` and ``g2_zero_loss``.
     """
+    from ..optics.sources import gain, poisson, sps
+
     n, g2, eta = symbol("n_mean"), symbol("g2"), symbol("eta")
     x, t, z = sp.symbols("x t z", positive=True)
     # pre-attenuation keeps g2: the attenuated SPS is sps(t <n>, g2)
@@ -93,17 +94,22 @@ def derive_sps() -> dict[str, sp.Expr]:
             "n_zero_loss": n_zero, "g2_zero_loss": g2_zero}
 
 
-@lru_cache(maxsize=None)
 def _numeric() -> dict[str, Any]:
-    d = derive_sps()
-    n, g2, eta = symbol("n_mean"), symbol("g2"), symbol("eta")
-    return {k: sp.lambdify((n, g2, eta), d[k], modules="numpy")
-            for k in ("R_att", "R_full", "g2_max_low", "g2_max_high", "R_WCP")}
+    from ..fastfn import numpy_functions
+
+    def build() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        d = derive_sps()
+        return ((symbol("n_mean"), symbol("g2"), symbol("eta")),
+                {k: d[k] for k in ("R_att", "R_full", "g2_max_low", "g2_max_high", "R_WCP")})
+
+    return numpy_functions("bb84-sps", build)
 
 
 def _check(n_mean: Any, g2: Any, eta: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     validate("eta", eta)
     n, g, e = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n_mean, g2, eta)))
+    from ..optics.sps_numbers import sps_probabilities
+
     for a, b in zip(n.flat, g.flat):
         sps_probabilities(float(a), float(b))
     return n, g, e

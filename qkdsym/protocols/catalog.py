@@ -56,7 +56,8 @@ ZHOU2023 = ParamSet("zhou2023", _ZHOU_CITE + "; V2, sigma, T_c, nu, p_nu of its 
 #: the same hardware for the TF-QKD it compares with (e_d = 2 % and full duty cycle assumed)
 ZHOU2023_TF = ParamSet("zhou2023", _ZHOU_CITE + "; e_d = 2 % and duty 1 assumed for the TF-QKD comparison",
                        {**_ZHOU_HW, "e_d": 0.02, "duty": 1.0})
-_XU_YAN = {"beta": 0.2, "eta_d": 0.145, "p_d": 3e-6, "e_d": 0.015, "f": 1.16, "p_z": 0.754, "mu_x": 0.054}
+_XU_YAN = {"beta": 0.2, "eta_d": 0.145, "p_d": 3e-6, "e_d": 0.015, "f": 1.16, "p_z": 0.754, "mu_x": 0.054,
+           "p_y": 0.036, "p_x": 0.188, "eps_pe": 1e-10}
 
 _HERALDED_CONV = ("midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10), detector efficiency included; "
                   "R per heralding round (pulse pair sent)")
@@ -133,7 +134,12 @@ MDI_DECOY = Protocol(
             Param("mu_y", role="free", bounds=(1e-3, 1.5), flag="--mu-y", help="strong decoy y (analytic, lp)",
                   applies=("decoy", ("analytic", "lp"))),
             Param("mu_x", flag="--mu-x"), Param("p_z", flag="--p-z"), _F, _PD, _ED, _BETA, _ETAD,
-            Param("F", flag="--clock", aliases=("--F",), optional=True, help="clock rate: R_bps = F R")),
+            Param("F", flag="--clock", aliases=("--F",), optional=True, help="clock rate: R_bps = F R"),
+            Param("N", flag="--n-pulses", aliases=("--N",), optional=True, conflicts=("decoy",),
+                  help="pulse pairs sent: finite key (Chernoff bounds, four intensities; absent: asymptotic)"),
+            Param("p_y", flag="--p-y", requires=("N",), help="probability of y (finite key)"),
+            Param("p_x", flag="--p-x", requires=("N",), help="probability of x (finite key)"),
+            Param("eps_pe", flag="--eps", requires=("N",), help="failure probability of each bound (finite key)")),
     variants=(Variant("decoy", ("analytic", "lp", "infinite"), "analytic",
                       "four-intensity estimate: analytic bound, two-user LP, infinite decoys"),
               Variant("bsm", ("psi-", "both"), "psi-", "relay: psi- only (time bin, 2 detectors) or psi+ and psi-",

@@ -166,6 +166,14 @@ def _where(values: Mapping[str, Any]) -> dict[str, Any]:
     return {"L": values["L"]} if values.get("L") is not None else {"eta": values["eta"]}
 
 
+def _flat_budget(out: dict[str, Any]) -> dict[str, Any]:
+    """A finite-key result with its epsilon budget as JSON-ready data (kept under "budget")."""
+    b = out.get("budget")
+    if b is not None and hasattr(b, "as_dict"):
+        out = {**out, "budget": b.as_dict()}
+    return out
+
+
 class _BB84Decoy(Engine):
     name = "bb84-wcp-decoy"
 
@@ -206,6 +214,10 @@ class _BB84Decoy(Engine):
         return get_protocol(self.name).derivations()
 
     def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+        if choices["decoy"] == "vacuum-weak" and values.get("nu") is not None:
+            from .checks import check_nu
+
+            check_nu(values["mu"], values["nu"])
         return values.get("N") is None and choices["decoy"] != "lp"
 
     def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
@@ -272,9 +284,16 @@ class _MDI(Engine):
     _KEYS = ("p_z", "f", "p_d", "e_d", "eta_d", "beta")
 
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        v = values
+        if v.get("N") is not None:
+            from ..keyrate.mdi_finite import mdi_finite_eval
+
+            out = mdi_finite_eval(v["mu_z"], v["mu_y"], v["mu_x"], v["p_z"], v["p_y"], v["p_x"], N=v["N"],
+                                  eps=v["eps_pe"], clock=v.get("F"), bsm=choices["bsm"], **_where(v),
+                                  **{k: v[k] for k in self._KEYS if k != "p_z"})
+            return _flat_budget(out)
         from .mdi_decoy import mdi_eval
 
-        v = values
         inf = choices["decoy"] == "infinite"
         return mdi_eval(v["mu_z"], None if inf else v.get("mu_y"), v["mu_x"], method=choices["decoy"],
                         bsm=choices["bsm"], F=v.get("F"), **_where(v), **{k: v[k] for k in self._KEYS})
@@ -285,6 +304,11 @@ class _MDI(Engine):
 
         v = values
         _refuse_fixed(self.name, v, ("mu_z", "mu_y"))
+        if v.get("N") is not None:
+            from ..keyrate.mdi_finite import mdi_finite_curve
+
+            return mdi_finite_curve(distance_km, N=v["N"], clock=v.get("F"), eps=v["eps_pe"], bsm=choices["bsm"],
+                                    **{k: v[k] for k in self._KEYS if k != "p_z"})
         return mdi_curve(distance_km, choices["decoy"], bsm=choices["bsm"], mu_x=v["mu_x"], F=v.get("F"),
                          **{k: v[k] for k in self._KEYS})
 

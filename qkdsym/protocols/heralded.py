@@ -4,7 +4,8 @@ A heralded DIQKD round is described by
 
 * a :class:`~qkdsym.algebra.State` holding Alice's and Bob's qubits and the
   optical modes that reach the middle station's detectors;
-* the detectors (one :class:`~qkdsym.optics.ThresholdDetector` per mode);
+* the detectors (one :class:`~qkdsym.optics.ThresholdDetector` or
+  :class:`~qkdsym.optics.PhotonNumberDetector` per mode);
 * the successful click patterns (:class:`Herald`), each with the set of Bob's
   settings whose outcome Bob flips when that pattern is announced;
 * the measurement settings (angles of ``chi_theta``), the key pair and the
@@ -44,7 +45,7 @@ from typing import Mapping, Sequence
 import sympy as sp
 
 from ..algebra.state import State
-from ..optics.detectors import ThresholdDetector
+from ..optics.detectors import PhotonNumberDetector, ThresholdDetector
 from ..optics.qubits import chi
 
 __all__ = ["Herald", "HeraldedBellTest", "Observables", "XIE_SETTINGS"]
@@ -54,11 +55,14 @@ __all__ = ["Herald", "HeraldedBellTest", "Observables", "XIE_SETTINGS"]
 class Herald:
     """A successful click pattern: ``clicks[mode]`` is True (click) or False (no click).
 
+    For a photon-number-resolving detector ``clicks[mode]`` is the count ``k``
+    it must read; a mode left out means no click (count 0).
+
     ``flips`` names Bob's settings whose outcome Bob flips when this pattern is announced.
     """
 
     name: str
-    clicks: Mapping[str, bool]
+    clicks: Mapping[str, bool | int]
     flips: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -92,7 +96,7 @@ class HeraldedBellTest:
     state: State
     alice: str
     bob: str
-    detectors: Mapping[str, ThresholdDetector]
+    detectors: Mapping[str, ThresholdDetector | PhotonNumberDetector]
     heralds: Sequence[Herald]
     alice_settings: Mapping[str, sp.Expr]
     bob_settings: Mapping[str, sp.Expr]
@@ -127,7 +131,11 @@ class HeraldedBellTest:
     def _heralded(self, herald: Herald) -> State:
         st = self.state
         for mode, det in self.detectors.items():
-            st = st.apply_kernel(mode, det.outcome(bool(herald.clicks.get(mode, False))))
+            if isinstance(det, PhotonNumberDetector):
+                kernel = det.outcome(herald.clicks.get(mode, 0))
+            else:
+                kernel = det.outcome(bool(herald.clicks.get(mode, False)))
+            st = st.apply_kernel(mode, kernel)
         return st
 
     def herald_probability(self, herald: Herald) -> sp.Expr:

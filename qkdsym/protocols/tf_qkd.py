@@ -89,18 +89,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
+from ..lazy import sp
 
-from ..algebra.state import Branch, State
 from ..channel import eta_from, midpoint_eta, point_to_point_eta
 from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.entropy import h2
 from ..optimize import Bound, maximize
-from ..optics.detectors import ThresholdDetector, parity
-from ..optics.linear import beam_splitter
 from ..symbols import symbol, validate
-from .async_mdi import _bin_clicks, _th, _xa, _xb
 from .rate_protocol import RateProtocol
 
 __all__ = ["DEFAULTS", "PHASE_ERRORS", "ORACLES", "derive", "photon_components", "tf_eval", "tf_curve", "PROTOCOL"]
@@ -111,7 +107,8 @@ MU_RANGE = (1e-4, 1.0)
 _NODES = 32
 
 
-_c = sp.Symbol("c", nonnegative=True)      # fraction of the joint mode's photons that go to L: cos^2(delta/2)
+def _csym() -> "sp.Symbol":                # fraction of the joint mode's photons that go to L: cos^2(delta/2)
+    return sp.Symbol("c", nonnegative=True)
 
 
 def _generating(expr: sp.Expr, mu: sp.Expr, delta: sp.Expr) -> dict[sp.Expr, sp.Expr]:
@@ -128,17 +125,19 @@ def _generating(expr: sp.Expr, mu: sp.Expr, delta: sp.Expr) -> dict[sp.Expr, sp.
                 E += fac.base.args[0] * fac.exp
             else:
                 A *= fac
-        z = sp.expand(sp.expand(sp.expand(E.rewrite(sp.cos)) / mu + 1).subs(sp.cos(delta), 2 * _c - 1))
+        z = sp.expand(sp.expand(sp.expand(E.rewrite(sp.cos)) / mu + 1).subs(sp.cos(delta), 2 * _csym() - 1))
         if z.has(mu) or A.has(mu) or z.has(delta):  # pragma: no cover - engine invariant
             raise AssertionError(f"not a Poisson generating function: {t}")
         out[z] = out.get(z, sp.Integer(0)) + A
     return {z: sp.factor(A) for z, A in out.items() if sp.simplify(A) != 0}
 
 
-def _engine_source() -> State:
+def _engine_source() -> "State":
     """Source-replacement state of the kept rounds, from the engine: virtual qubits ``A, B`` (key bits), modes
     ``a, b`` in ``|sqrt(mu/2) (-1)^kappa_a>|sqrt(mu/2) (-1)^kappa_b e^{i delta}>`` (the common random phase
     is irrelevant for click statistics and photon numbers)."""
+    from ..algebra.state import Branch, State
+
     mu, delta = symbol("mu"), symbol("delta")
     amp = sp.sqrt(mu / 2)
     branches = [Branch(sp.Rational(1, 2), {"A": ka, "B": kb},
@@ -164,8 +163,13 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
       (even-photon fraction) in terms of the delta-averaged ``Q_mu, Q_odd, Q_vac, E_odd``;
     * ``"key"``: ``R``.
     """
+    from ..optics.detectors import ThresholdDetector, parity
+    from ..optics.linear import beam_splitter
+
     pd, mu, M, delta, eta, e_d = (symbol(n) for n in ("p_d", "mu", "M", "delta", "eta", "e_d"))
     x = sp.Symbol("x", positive=True)
+    from .async_mdi import _bin_clicks, _th, _xa, _xb
+
     pL, pR = _bin_clicks(pd)
     sub = {_xa: x, _xb: x, _th: delta}
     right, wrong = sp.simplify(pL.subs(sub)), sp.simplify(pR.subs(sub))   # bit 0: in phase -> L
@@ -204,7 +208,7 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
     tri = sp.Piecewise(((wid - sp.Abs(u)) / wid**2, sp.Abs(u) < wid), (0, True))
     cos_avg = sp.simplify(2 * sp.integrate(sp.cos(u) * (wid - u) / wid**2, (u, 0, wid)))
     # slice error: the single-photon bit error (no dark counts, no e_d) averaged over the kept rounds' mismatch
-    e1 = sp.simplify((W_k / Y_k).subs(k, 1).subs(pd, 0)).subs(_c, (1 + sp.cos(u)) / 2)    # 1 - c = sin^2(u/2)
+    e1 = sp.simplify((W_k / Y_k).subs(k, 1).subs(pd, 0)).subs(_csym(), (1 + sp.cos(u)) / 2)    # 1 - c = sin^2(u/2)
     e_delta = sp.simplify(2 * sp.integrate(sp.expand(e1) * (wid - u) / wid**2, (u, 0, wid)))
     e0 = sp.simplify(W_k.subs(k, 0) / Y_k.subs(k, 0))                        # dark counts only: 1/2
     # (4) photon-number sums: sum over odd k of P_mu(k) z^k = e^{-mu} sinh(mu z) (generating function)

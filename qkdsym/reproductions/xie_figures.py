@@ -55,10 +55,10 @@ def figure2(out: str | Path, *, step: float = 1.0, stop: float = 600.0) -> dict[
     L = np.arange(0.0, stop + step / 2, step)
     ecs = sweep("ecs-diqkd", L, e_d=0.0, progress=False, **SETTINGS)
     bell = sweep("bell-diqkd", L, progress=False, **SETTINGS)
-    png = plot_curves([ecs, bell], out / "fig2.png", labels=["ECS (optimised mu)", "Bell state"],
-                      bounds=("PLOB",), right=[("optimal mu (ECS)", L, ecs.optimal["mu"])],
-                      right_label="optimal mu",
-                      title="Fig. 2: beta = 0.2 dB/km, eta_d = 0.8, p_d = 1e-7 (midpoint eta)")
+    png = plot_curves([ecs, bell], out / "fig2.png", labels=[r"ECS (optimised $\mu$)", "Bell state"],
+                      bounds=("PLOB",), right=[(r"optimal $\mu$ (ECS)", L, ecs.optimal["mu"], "C0")],
+                      right_label=r"optimal $\mu$",
+                      title=r"Fig. 2: $\beta$ = 0.2 dB/km, $\eta_d$ = 0.8, $p_d$ = 1e-7 (midpoint $\eta$)")
     data = write_csv(out / "fig2.csv", {"distance_km": L, "R_ecs": ecs.R, "mu_opt_ecs": ecs.optimal["mu"],
                                      "R_bell": bell.R, "PLOB": ecs.PLOB, "PLOB_eta_d": ecs.PLOB_eta_d})
     return {"files": [png, data], "ecs": ecs, "bell": bell}
@@ -70,9 +70,9 @@ def figure3(out: str | Path, *, step: float = 1.0, stop: float = 600.0) -> dict[
     L = np.arange(0.0, stop + step / 2, step)
     curves = {ed: sweep("ecs-diqkd", L, e_d=ed, progress=False, **SETTINGS) for ed in FIG3_MISALIGNMENTS}
     s01 = curves[0.01].observables["S"]
-    png = plot_curves(list(curves.values()), out / "fig3.png", labels=[f"ECS, e_d = {ed:g}" for ed in curves],
-                      right=[("S at the optimum, e_d = 0.01", L, s01)], right_label="CHSH value S",
-                      title="Fig. 3: ECS with misalignment (beta = 0.2, eta_d = 0.8, p_d = 1e-7)")
+    png = plot_curves(list(curves.values()), out / "fig3.png", labels=[f"ECS, $e_d$ = {ed:g}" for ed in curves],
+                      right=[("$S$ at the optimum, $e_d$ = 0.01", L, s01, "C1")], right_label="CHSH value $S$",
+                      title=r"Fig. 3: ECS with misalignment ($\beta$ = 0.2 dB/km, $\eta_d$ = 0.8, $p_d$ = 1e-7)")
     cols: dict[str, Any] = {"distance_km": L}
     for ed, c in curves.items():
         cols[f"R_ed_{ed:g}"] = c.R

@@ -79,17 +79,20 @@ def figure1(out: str | Path) -> list[Path]:
     a1, a2 = fig.subplots(1, 2)
     for g in FIG1_G2:
         y = cols[f"n_min_g2_{g:g}"]
-        a1.plot(loss, np.where(np.isfinite(y), y, np.nan), label=f"g2 = {g:g}")
-    a1.axhline(1 / math.e, color="goldenrod", ls="--", label="<n> = 1/e")
-    a1.set_xlabel("channel loss (dB)"), a1.set_ylabel("lower bound of <n>"), a1.set_ylim(0, 1.2)
+        a1.plot(loss, np.where(np.isfinite(y), y, np.nan), label=f"$g^{{(2)}}$ = {g:g}")
+    a1.axhline(1 / math.e, color="goldenrod", ls="--", label=r"$\langle n\rangle = 1/e$")
+    a1.set_xlabel("channel loss (dB)"), a1.set_ylabel(r"lower bound of $\langle n\rangle$"), a1.set_ylim(0, 1.2)
     a1.legend(fontsize=7)
-    for n in FIG1_N:
-        a2.semilogy(loss, np.where(cols[f"g2_max_n_{n:g}"] > 0, cols[f"g2_max_n_{n:g}"], np.nan), label=f"<n> = {n:g}")
-    a2.semilogy(loss, cols["g2_max_any_n"], "k", lw=1, label="any <n> (sup over <n>)")
-    a2.axhline(math.e / 4, color="goldenrod", ls="--", label="g2 = e/4")
-    a2.set_xlabel("channel loss (dB)"), a2.set_ylabel("upper bound of g2(0)")
+    # the bound over every <n> is drawn wide and underneath: for <n> >= 2/e the fixed-<n> curves lie on it
+    a2.semilogy(loss, cols["g2_max_any_n"], color="0.75", lw=4, label=r"any $\langle n\rangle$ (sup), "
+                r"= the curves with $\langle n\rangle \geq 2/e$", zorder=1)
+    for n, ls in zip(FIG1_N, ("-", "--", ":")):
+        a2.semilogy(loss, np.where(cols[f"g2_max_n_{n:g}"] > 0, cols[f"g2_max_n_{n:g}"], np.nan), ls=ls, lw=1.6,
+                    label=rf"$\langle n\rangle$ = {n:g}", zorder=3)
+    a2.axhline(math.e / 4, color="goldenrod", ls="--", label=r"$g^{(2)} = e/4$")
+    a2.set_xlabel("channel loss (dB)"), a2.set_ylabel(r"upper bound of $g^{(2)}(0)$")
     a2.legend(fontsize=7)
-    fig.suptitle("Fig. 1: SPS beats the coherent-state limit eta/e (ideal asymptotic model, Eqs. (1)-(2))",
+    fig.suptitle(r"Fig. 1: SPS beats the coherent-state limit $\eta/e$ (ideal asymptotic model, Eqs. (1)-(2))",
                  fontsize=9)
     fig.tight_layout()
     path_png = out / "fig1.png"
