@@ -6,6 +6,8 @@ Commands::
     qkdsym eval PROTOCOL (--L KM | --eta X) [--params NAME|FILE.toml] [options of PROTOCOL] [--clock HZ] [--json]
     qkdsym curve PROTOCOL [--distance 0:500:1] [options] [--clock HZ] [--csv F] [--plot F.png] [--json]
     qkdsym compare P1 P2 ... [--distance ...] [--at 100,400] [shared options] [--plot F.png] [--json]
+    qkdsym scan PROTOCOL --grid distance=0:300:1 --grid eta_d=0.1:0.9:0.05 [options] [--workers K | --dask |
+        --scheduler ADDR] --out scan.nc|scan.zarr|scan.csv [--quiet]
     qkdsym derive PROTOCOL [--VARIANT CHOICE|all] [--latex]
     qkdsym verify PROTOCOL [--no-qutip] [--json]
     qkdsym export PROTOCOL --to python|c|json OUT [--VARIANT CHOICE]
@@ -35,7 +37,7 @@ from typing import Any, Sequence
 
 __all__ = ["main", "UsageError"]
 
-_PROTOCOL_COMMANDS = ("eval", "curve", "derive", "verify", "export", "cite", "compare")
+_PROTOCOL_COMMANDS = ("eval", "curve", "derive", "verify", "export", "cite", "compare", "scan")
 
 
 class UsageError(Exception):
@@ -175,6 +177,15 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
     _sweep_options(cu)
     cu.add_argument("--csv", help="write the curve as CSV (settings in # comment lines)")
     cu.add_argument("--plot", help="write a plot (.png, .pdf or .svg)")
+
+    sc = proto_cmd("scan", "optimised key rates over an N-dimensional grid, in resumable chunks (processes, Dask)")
+    if one is not None and command == "scan":
+        _add_protocol_options(sc, one, point=False)
+        _add_clock(sc, one)
+    if command in (None, "scan"):  # the scan options (qkdsym/scan.py) only when needed
+        from .scan import add_arguments as _scan_arguments
+
+        _scan_arguments(sc)
 
     cm = sub.add_parser("compare", help="maximum distances, crossings and rate ratios of protocols on one channel")
     cm.add_argument("protocols", nargs="+")
@@ -587,7 +598,8 @@ def _cmd_network(args: argparse.Namespace, protos: Sequence[Any]) -> int:
 _COMMANDS = {"network": _cmd_network, "list": _cmd_list, "curve": _cmd_curve, "compare": _cmd_compare,
              "export": _cmd_export, "derive": _cmd_derive, "verify": _cmd_verify, "eval": _cmd_eval,
              "reproduce": _cmd_reproduce, "cite": _cmd_cite, "cache": _cmd_cache,
-             "pass": lambda args, protos: __import__("qkdsym.passkey", fromlist=["command"]).command(args, protos)}
+             "pass": lambda args, protos: __import__("qkdsym.passkey", fromlist=["command"]).command(args, protos),
+             "scan": lambda args, protos: __import__("qkdsym.scan", fromlist=["cli_command"]).cli_command(args, protos)}
 
 _GLOBAL_VALUED = ("--plugin", "--protocol-file")
 _GLOBAL_FLAGS = ("--debug", "--no-cache")
