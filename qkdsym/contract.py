@@ -719,9 +719,12 @@ def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: 
     missing = [p for p in s.missing(proto, free=False)]
     if missing:
         raise ValueError(f"{proto.name} needs {', '.join(p.name for p in missing)}")
+    from .scan import default_chunk
+
     eng = proto.get_engine()
+    n_free = sum(1 for p in proto.free_params if p.name not in fixed_free and p.applies_to(s.choices))
     c: Curve = chunked(lambda x: eng.curve(x, values, s.choices, False), L, label=f"{proto.name} curve",
-                       progress=progress)
+                       progress=progress, chunk=default_chunk(n_free))
     c.unit = proto.rate_unit
     c.settings = {**s.as_dict(), **{k: "optimised" for k in
                                     (p.name for p in proto.free_params if p.name not in fixed_free)}}
