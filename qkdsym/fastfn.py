@@ -43,7 +43,8 @@ def _namespace(extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def numpy_functions(name: str, build: Callable[[], tuple[tuple[Any, ...], Mapping[str, Any]]], *,
-                    extra: Mapping[str, Callable[..., Any]] | None = None) -> dict[str, Callable[..., Any]]:
+                    extra: Mapping[str, Callable[..., Any]] | None = None, cse: bool = False
+                    ) -> dict[str, Callable[..., Any]]:
     """``{key: f(*args)}`` for ``build() -> (argument symbols, {key: expression})`` (see the module docstring)."""
     key = cache.key("fn", name)
     if key in _MEMO:
@@ -59,7 +60,7 @@ def numpy_functions(name: str, build: Callable[[], tuple[tuple[Any, ...], Mappin
         ns = _namespace(extra)
         funcs = {}
         for i, (k, e) in enumerate(exprs.items()):
-            f = sp.lambdify(args, e, modules=[dict(extra or {}), "numpy"])
+            f = sp.lambdify(args, e, modules=[dict(extra or {}), "numpy"], cse=cse)
             funcs[k] = f
             src = inspect.getsource(f).replace("def _lambdifygenerated(", f"def _f{i}(", 1)
             missing = [n for n in f.__code__.co_names if n not in ns]

@@ -247,16 +247,24 @@ def _stable_expr(expr: sp.Expr) -> sp.Expr:
 
 @lru_cache(maxsize=None)
 def _gain_functions(bsm: str) -> dict[str, Callable[..., Any]]:
-    args = tuple(symbol(s) for s in ("mu_a", "mu_b", "eta", "p_d", "e_d"))
-    mods = [{"I0M1": _i0m1}, "numpy"]
-    return {k: sp.lambdify(args, _stable_expr(v), modules=mods, cse=True) for k, v in derive_gains(bsm).items()}
+    from ..fastfn import numpy_functions  # generated code kept on disk: a later process does not derive
+
+    def build() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args = tuple(symbol(s) for s in ("mu_a", "mu_b", "eta", "p_d", "e_d"))
+        return args, {k: _stable_expr(v) for k, v in derive_gains(bsm).items()}
+
+    return numpy_functions(f"mdi-decoy-gains-{bsm}", build, extra={"I0M1": _i0m1}, cse=True)
 
 
 @lru_cache(maxsize=None)
 def _single_photon_functions(bsm: str) -> dict[str, Callable[..., Any]]:
-    args = tuple(symbol(s) for s in ("eta", "p_d", "e_d"))
-    d = derive_single_photon(bsm)
-    return {k: sp.lambdify(args, d[k], "numpy") for k in ("Y11", "e11")}
+    from ..fastfn import numpy_functions
+
+    def build() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        d = derive_single_photon(bsm)
+        return tuple(symbol(s) for s in ("eta", "p_d", "e_d")), {k: d[k] for k in ("Y11", "e11")}
+
+    return numpy_functions(f"mdi-decoy-single-photon-{bsm}", build)
 
 
 def gains(mu_a: Any, mu_b: Any, eta: Any, p_d: Any, e_d: Any, bsm: str = "psi-") -> dict[str, Any]:
