@@ -174,6 +174,17 @@ def _flat_budget(out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _lim_budget(eps_sec: float, eps_cor: float) -> dict[str, Any]:
+    """Lim et al. 2014, Eq. (1): eps_sec spent as 21 terms of eps_sec/21 (parameter-estimation bounds,
+    the phase-error sampling bound, smoothing and privacy amplification), eps_cor on error verification."""
+    from ..keyrate.concentration import EpsilonBudget
+
+    e1 = eps_sec / 21
+    return EpsilonBudget(eps_sec, eps_cor, terms={f"term {i + 1} of 21 (eps_sec/21)": e1 for i in range(21)},
+                         notes="Lim et al. PRA 89, 022307 (2014), Eq. (1): 6 log2(21/eps_sec) + log2(2/eps_cor)"
+                         ).as_dict()
+
+
 class _BB84Decoy(Engine):
     name = "bb84-wcp-decoy"
 
@@ -186,8 +197,9 @@ class _BB84Decoy(Engine):
         if v.get("N") is not None:
             from ..keyrate.finite_key import finite_key_eval
 
-            return finite_key_eval(v["mu"], v["nu"], N=v["N"], eps_sec=v["eps_sec"], eps_cor=v["eps_cor"],
-                                   **_where(v), **self._common(v))
+            out = finite_key_eval(v["mu"], v["nu"], N=v["N"], eps_sec=v["eps_sec"], eps_cor=v["eps_cor"],
+                                  **_where(v), **self._common(v))
+            return {**out, "budget": _lim_budget(v["eps_sec"], v["eps_cor"])}
         from .bb84_decoy import decoy_eval
 
         nu = None if choices["decoy"] == "infinite" else v.get("nu")
@@ -212,6 +224,12 @@ class _BB84Decoy(Engine):
         from . import get_protocol
 
         return get_protocol(self.name).derivations()
+
+    def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        out = super().optimum(L, values, choices)
+        if values.get("N") is not None:
+            out["budget"] = _lim_budget(values["eps_sec"], values["eps_cor"])
+        return out
 
     def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
         if choices["decoy"] == "vacuum-weak" and values.get("nu") is not None:
@@ -282,6 +300,14 @@ class _SPS(Engine):
 class _MDI(Engine):
     name = "mdi-decoy"
     _KEYS = ("p_z", "f", "p_d", "e_d", "eta_d", "beta")
+
+    def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        out = super().optimum(L, values, choices)
+        if values.get("N") is not None:
+            from ..keyrate.mdi_finite import budget
+
+            out["budget"] = budget(values["eps_pe"]).as_dict()
+        return out
 
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         v = values
