@@ -636,6 +636,9 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
     res["units"] = _units(proto, res)
     res["settings"] = {**s.as_dict(), **{p.name: "optimised" for p in missing}, **pt,
                        **({"clock_Hz": float(clock)} if clock is not None else {})}
+    for k in res:  # settings the analysis optimised itself at this point (e.g. a finite key's probabilities)
+        if k.endswith("_opt") and k[:-4] in res["settings"] and k[:-4] not in given:
+            res["settings"][k[:-4]] = "optimised"
     res["protocol"] = proto.name
     return res
 
