@@ -201,6 +201,8 @@ class Engine:
         out: dict[str, Any] = {"R": float(c.R[0])}
         out.update({f"{k}_opt": float(v[0]) for k, v in c.optimal.items()})
         out.update({k: float(v[0]) for k, v in c.observables.items()})
+        if isinstance(c.extras.get("budget"), dict):  # a finite-size curve's epsilon budget
+            out["budget"] = c.extras["budget"]
         if c.R[0] <= 0:
             out["note"] = "no key at this distance: no optimum of the free parameters"
         return out

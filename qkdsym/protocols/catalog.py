@@ -41,6 +41,8 @@ _BETA = Param("beta", help="fibre loss")
 _ETAD = Param("eta_d", help="detector efficiency (counted in eta)")
 _F = Param("f", help="error-correction efficiency (leak f h(E))")
 _CLOCK = Param("F", flag="--clock", aliases=("--F",), help="system clock rate")
+_ROUNDS = Param("N", flag="--n-pulses", aliases=("--N",), optional=True,
+                help="rounds sent: finite size by entropy accumulation (absent: asymptotic)")
 
 XIE2024 = ParamSet("xie2024", "Y.-M. Xie et al. (paper 004), Fig. 2 settings",
                    {"beta": 0.2, "eta_d": 0.8, "p_d": 1e-7, "e_d": 0.0})
@@ -65,7 +67,7 @@ _HERALDED_CONV = ("midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10), d
 ECS_DIQKD = Protocol(
     name="ecs-diqkd",
     summary="heralded DIQKD with entangled coherent states (atom-light cats, single-photon interference)",
-    params=(Param("mu", role="free", bounds=(1e-6, 2.0)), _PD, _ED, _BETA, _ETAD),
+    params=(Param("mu", role="free", bounds=(1e-6, 2.0)), _PD, _ED, _BETA, _ETAD, _ROUNDS),
     variants=(Variant("scenario", ("ideal", "loss-dark", "misalignment"), "misalignment",
                       "which closed form: lossless; loss and dark counts; plus misalignment"),),
     rate_unit="bit/round", geometry="midpoint", param_sets=(XIE2024,),
@@ -79,7 +81,7 @@ ECS_DIQKD = Protocol(
 BELL_DIQKD = Protocol(
     name="bell-diqkd",
     summary="heralded DIQKD with spin-photon Bell states and a linear-optics two-photon BSM",
-    params=(_PD, _BETA, _ETAD),
+    params=(_PD, _BETA, _ETAD, _ROUNDS),
     variants=(Variant("scenario", ("ideal", "loss-dark"), "loss-dark", "lossless; loss and dark counts"),),
     rate_unit="bit/round", geometry="midpoint", param_sets=(XIE2024,),
     engine="qkdsym.protocols.engines:BELL", exports=("python", "c", "json"),

@@ -62,10 +62,20 @@ class HeraldedEngine(Engine):
         return vals
 
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
-        return self.legacy.evaluate(**self._scenario_values(values, choices))
+        out = self.legacy.evaluate(**self._scenario_values(values, choices))
+        return self._finite(out, values) if values.get("N") is not None else out
+
+    @staticmethod
+    def _finite(out: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        """The entropy-accumulation key rate for ``N`` rounds sent at this point's ``Q_zz, e_zz, S``."""
+        from ..keyrate.eat import finite_rate
+
+        f = finite_rate(values["N"], Q=float(out["Q_zz"]), e=float(out["e_zz"]), S=float(out["S"]))
+        return {**{k: v for k, v in out.items() if k != "R"}, "R": f["R"], "R_asymptotic": f["R_asymptotic"],
+                "gamma": f["gamma"], "w_t": f["w_t"], "R_reason": f["reason"], "budget": f["budget"]}
 
     def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
-        return True
+        return values.get("N") is None
 
     def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         Q, e, S = out.get("Q_zz"), out.get("e_zz"), out.get("S")
@@ -89,8 +99,32 @@ class HeraldedEngine(Engine):
         scenario = choices.get("scenario")
         params = p.derive(scenario).parameters
         fixed = {k: values[k] for k in params if k != "eta" and values.get(k) is not None}
+        if values.get("N") is not None:
+            return self._finite_curve(distance_km, values, fixed)
         return sweep(p.name, distance_km, beta=values.get("beta", 0.2), eta_d=values.get("eta_d", 1.0),
                      scenario=scenario, progress=progress, **fixed)
+
+    def _finite_curve(self, distance_km: Any, values: Mapping[str, Any], fixed: Mapping[str, Any]) -> Any:
+        """Entropy accumulation for ``N`` rounds sent (Arnon-Friedman et al. 2018), ``mu`` optimised."""
+        import time
+
+        import numpy as np
+
+        from ..channel import point_to_point_eta
+        from ..curves import Curve
+        from ..keyrate.bounds import plob
+        from ..keyrate.eat import eat_curve
+
+        t0 = time.perf_counter()
+        L = np.atleast_1d(np.asarray(distance_km, dtype=float))
+        beta, eta_d = values.get("beta", 0.2), values.get("eta_d", 1.0)
+        r = eat_curve(self.legacy.name, values["N"], L, beta=beta, eta_d=eta_d, **fixed)
+        keep = np.asarray(r["R"]) > 0
+        optimal = {"mu": np.where(keep, r["mu"], np.nan)} if "mu" in r and "mu" not in fixed else {}
+        obs = {k: np.asarray(r[k], dtype=float) for k in ("R_asymptotic", "gamma", "Q_zz", "e_zz", "S")}
+        return Curve(self.legacy.name, "finite (EAT)", L, np.maximum(np.asarray(r["R"], dtype=float), 0.0),
+                     optimal, obs, plob(point_to_point_eta(L, beta)), plob(point_to_point_eta(L, beta, eta_d)),
+                     dict(values), time.perf_counter() - t0, {"budget": r["budget"]})
 
     def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         import sympy as sp
@@ -147,7 +181,9 @@ def heralded_protocol(legacy: Any, *, param_sets: Sequence[ParamSet] | None = No
             params.append(Param(name, role="free", bounds=tuple(legacy.free[name])))
         else:
             params.append(next((s for s in settings if s.name == name), Param(name)))
-    params += [Param("beta"), Param("eta_d")]
+    params += [Param("beta"), Param("eta_d"),
+               Param("N", flag="--n-pulses", aliases=("--N",), optional=True,
+                     help="rounds sent: finite size by entropy accumulation (absent: asymptotic)")]
     sets = tuple(param_sets) if param_sets else (ParamSet(XIE2024.name, XIE2024.citation, {
         k: v for k, v in XIE2024.values.items() if k in {p.name for p in params}}),)
     return Protocol(name=legacy.name, summary=legacy.summary, params=tuple(params), rate_unit=rate_unit,
