@@ -274,7 +274,7 @@ class CompiledModel:
     def observables(self, **kw: Any) -> dict[str, Any]:
         """Every derived observable at the given parameters (arrays broadcast)."""
         a = self._args(kw)
-        if self.backend == "numpy":
+        if self.backend in ("numpy", "numba"):
             return self._ns["observables"](**a)
         return self._mp_observables(a)
 
@@ -288,7 +288,7 @@ class CompiledModel:
 
     def _rate_function(self, compiled: str, helper: str, kw: Mapping[str, Any]) -> Any:
         a = self._args(kw)
-        if self.backend == "numpy":
+        if self.backend in ("numpy", "numba"):
             return self._ns[compiled](**a)
         o = self._mp_observables(a)
         return getattr(runtime, helper)(*[float(o[k]) for k in self.rate_spec.inputs])
@@ -326,11 +326,23 @@ def compile_expressions(exprs: Mapping[str, sp.Expr], params: tuple[str, ...], *
         ns: dict = {}
         exec(compile(src, f"<qkdsym compiled {protocol} [{scenario}]>", "exec"), ns)
         return CompiledModel(protocol, scenario, params, tuple(exprs), backend, src, ns, rate_spec=spec)
+    if backend == "numba":
+        from . import fused
+
+        numba = fused.require_numba()  # an optional extra: imported only here
+        src = module_source(f"{protocol} [{scenario}]: compiled rate functions", exprs, params, spec)
+        fallback: dict = {}
+        exec(compile(src, f"<qkdsym compiled {protocol} [{scenario}]>", "exec"), fallback)
+        kern = fused.numba_source(exprs, params, spec.inputs, spec.margin, spec.gain, spec.undefined)
+        ns = {"numba": numba}
+        exec(compile(kern, f"<qkdsym numba {protocol} [{scenario}]>", "exec"), ns)
+        fused.wrappers(ns, fallback, params, tuple(exprs))
+        return CompiledModel(protocol, scenario, params, tuple(exprs), backend, kern, ns, rate_spec=spec)
     if backend == "mpmath":
         syms = [PARAMS[p].symbol for p in params]
         mp = {k: sp.lambdify(syms, v, modules="mpmath") for k, v in exprs.items()}
         return CompiledModel(protocol, scenario, params, tuple(exprs), backend, "", {}, mp, spec, dps)
-    raise ValueError(f"backend {backend!r} is not one of 'numpy', 'mpmath'")
+    raise ValueError(f"backend {backend!r} is not one of 'numpy', 'mpmath', 'numba'")
 
 
 @lru_cache(maxsize=None)
