@@ -22,6 +22,8 @@ from typing import Mapping, Sequence
 import sympy as sp
 
 from ..symbols import PARAMS
+from sympy.codegen.cfunctions import expm1, log1p
+
 from .codegen import _Py, prepare
 from .stable import DEFAULT_SMALL
 
@@ -93,79 +95,184 @@ def _check(var: str, name: str) -> str:
     return f"({lo} and {hi})"
 
 
+#: functions NumPy evaluates with SIMD over a whole block (scalar libm calls cost ~20 ns each in numba)
+_VECTOR = (sp.exp, expm1, sp.log, log1p)
+_UFUNC = {sp.exp: "numpy.exp", expm1: "numpy.expm1", sp.log: "numpy.log", log1p: "numpy.log1p"}
+
+
+def _split(subs: list[tuple[sp.Symbol, sp.Expr]]) -> tuple[list[int], list[int]]:
+    """Indices into ``subs`` of the vectorisable calls of plain arithmetic (the atoms), and of the
+    arithmetic assignments their arguments need (computed by NumPy before the atoms)."""
+    index = {s: k for k, (s, _) in enumerate(subs)}
+    tainted: set[int] = set()  # assignments that depend on a transcendental call
+    atoms: list[int] = []
+    for k, (_, e) in enumerate(subs):
+        deps = {index[f] for f in e.free_symbols if f in index}
+        if deps & tainted:
+            tainted.add(k)
+            continue
+        if type(e) in _UFUNC and not e.args[0].has(*_VECTOR):
+            atoms.append(k)
+            tainted.add(k)
+        elif e.has(*_VECTOR):
+            tainted.add(k)
+    need: set[int] = set()
+    todo = [index[f] for k in atoms for f in subs[k][1].free_symbols if f in index]
+    while todo:
+        k = todo.pop()
+        if k not in need:
+            need.add(k)
+            todo += [index[f] for f in subs[k][1].free_symbols if f in index]
+    return atoms, sorted(need)
+
+
 def numba_source(exprs: Mapping[str, sp.Expr], params: Sequence[str], rate_inputs: Sequence[str],
                  margin: str, gain: str, undefined: Mapping[str, float],
                  stable: Sequence[str] = DEFAULT_SMALL) -> str:
-    """Source of a module defining ``kernel(p0, p1, ..., st, n, want, out) -> number of invalid points``.
+    """Source of a module with ``atoms(P, A)`` (NumPy), ``kernel(P, A, n, want, O)`` and ``finish`` (numba).
 
-    ``p0, p1, ...`` (the ``params`` in order) are 1-D float arrays of length
-    ``n``, or 1 with stride ``st[k] = 0`` (broadcast);
-    ``want`` 0 writes the observables to ``out[k, i]``, 1 the margin and 2 the
-    clamped rate to ``out[0, i]``.
+    Per block of ``n`` points: ``P[k]`` holds parameter ``params[k]``;
+    ``atoms`` fills ``A[j]`` with the transcendental calls of the formulas
+    (vectorised NumPy: the same ufuncs as the NumPy module); ``kernel`` (one
+    ``prange`` loop) does all the arithmetic, the validation (returns the
+    number of invalid points) and writes the observables (``want`` 0) or the
+    rate's inputs to ``O``.  For the DIQKD rate, NumPy then takes the four
+    logarithms of the entropies and ``finish`` combines them; other rate
+    families are evaluated in the kernel (``want`` 1: margin, 2: clamped).
     """
     syms = [PARAMS[p].symbol for p in params]
-    subs, outs = prepare(exprs, stable)
-    pr = _Scalar({"fully_qualified_modules": True})
     names = list(exprs)
-    a = [f"a{i}" for i in range(len(params))]
-    env = {str(s): v for s, v in zip(syms, a)}  # parameter symbols -> loop scalars
+    subs, outs = prepare(exprs, stable)  # the NumPy module's assignments, in the same order
+    outs = [outs[k] for k in names]
+    atoms, need = _split(subs)
+    pr = _Scalar({"fully_qualified_modules": True})
+    v = [f"v_{p}" for p in params]  # names sorting as the parameters: products print in the same order
+    loc = {s: sp.Symbol(n) for s, n in zip(syms, v)}
 
     def code(e: sp.Expr) -> str:
-        return pr.doprint(e.xreplace({s: sp.Symbol(env[str(s)]) for s in syms}))
+        return pr.doprint(e.xreplace(loc))
 
-    body = [f"        a{i} = p{i}[i * st[{i}]]" for i in range(len(params))]
-    body.append("        ok = " + " and ".join(_check(v, p) for v, p in zip(a, params)))
+    vec = ["def atoms(P, A):", f"    {', '.join(v)}{',' if len(v) == 1 else ''} = P"
+           if syms else "    pass"]
+    vec += [f"    {subs[k][0]} = {_Py({'fully_qualified_modules': True}).doprint(subs[k][1].xreplace(loc))}"
+            for k in need]
+    vec += [f"    {_UFUNC[type(subs[k][1])]}({code(subs[k][1].args[0])}, out=A[{j}])" for j, k in enumerate(atoms)]
+    body = [f"        {n} = P[{i}, i]" for i, n in enumerate(v)]
+    body += [f"        {subs[k][0]} = A[{j}, i]" for j, k in enumerate(atoms)]
+    body.append("        ok = " + (" and ".join(_check(n, p) for n, p in zip(v, params)) or "True"))
     body.append("        small = 1.0")
-    body += [f"        if {v} > 0.0 and {v} < 1.0:\n            small *= {v}" for v in a]
+    body += [f"        if {n} > 0.0 and {n} < 1.0:\n            small *= {n}" for n in v]
     body.append("        ok = ok and small >= 1e-153")
-    body += [f"        {s} = {code(e)}" for s, e in subs]
-    body += [f"        o{j} = float({code(outs[k])})" for j, k in enumerate(names)]
+    body += [f"        {s} = {code(e)}" for k, (s, e) in enumerate(subs) if k not in atoms]
+    body += [f"        o{j} = float({code(e)})" for j, e in enumerate(outs)]
     gj = names.index(gain)
     for k, v in undefined.items():
         body.append(f"        if not o{gj} > 0:\n            o{names.index(k)} = {float(v)!r}")
     for j in range(len(names)):
         body.append(f"        ok = ok and math.isfinite(o{j}) and not (o{j} != 0.0 and abs(o{j}) < 2.2250738585072014e-308)")
-    args = ", ".join(f"o{names.index(k)}" for k in rate_inputs)
     body.append("        if want == 0:")
-    body += [f"            out[{j}, i] = o{j}" for j in range(len(names))]
-    body.append(f"        else:\n            r = {margin}({args})")
-    body.append("            out[0, i] = r if want == 1 else max(r, 0.0)")
+    body += [f"            O[{j}, i] = o{j}" for j in range(len(names))]
+    args = [f"o{names.index(k)}" for k in rate_inputs]
+    if margin == "diqkd_margin":  # the rate's inputs; the logarithms follow in NumPy
+        Q, e, S = args
+        body.append(f"        else:\n            half = abs({S}) / 2")
+        body.append(f"            O[0, i] = {Q}\n            O[1, i] = {e}")
+        body.append("            O[2, i] = math.sqrt(min(max((half - 1) * (half + 1), 0.0), 1.0))")
+    else:
+        body.append(f"        else:\n            r = {margin}({', '.join(args)})")
+        body.append("            O[0, i] = r if want == 1 else max(r, 0.0)")
     body.append("        if not ok:\n            bad += 1")
-    sig = ", ".join(f"p{i}" for i in range(len(params)))
     return f'''import math
 
 import numba
 import numpy
 {_HELPERS}
 
-@numba.njit(parallel=True, fastmath=False, cache=False)
-def kernel({sig}, st, n, want, out):
+STAGED = {margin == "diqkd_margin"!r}
+NATOMS = {max(len(atoms), 1)}
+
+
+{chr(10).join(vec)}
+
+
+@numba.njit(parallel=True, fastmath=False, nogil=True, cache=False)
+def kernel(P, A, n, want, O):
     bad = 0
     for i in numba.prange(n):
-''' + "\n".join(body) + "\n    return bad\n"
+''' + "\n".join(body) + '''
+    return bad
+
+
+def logs(O, L):
+    """The four logarithms of the DIQKD entropies over a block (vectorised NumPy, as the NumPy module)."""
+    y = numpy.minimum(O[2], 1.0 - 2.0**-53)
+    numpy.log1p(y, out=L[0])
+    numpy.log1p(-y, out=L[1])
+    numpy.log2(O[1], out=L[2])
+    numpy.log1p(-O[1], out=L[3])
+
+
+@numba.njit(parallel=True, fastmath=False, nogil=True, cache=False)
+def finish(O, L, n, clamp, R):
+    """The DIQKD rate (runtime.diqkd_margin, point by point) from the kernel's Q, e, x and the logarithms."""
+    ln2 = math.log(2.0)
+    for i in numba.prange(n):
+        Q, e, x = O[0, i], O[1, i], O[2, i]
+        if x < 0.05:
+            x2 = x * x
+            g = 0.0
+            for k in range(8, 0, -1):
+                g = x2 * (1.0 / (2 * k * (2 * k - 1)) + g)
+            g = g / ln2
+        elif x >= 1.0:
+            g = 1.0
+        else:
+            y = min(x, 1.0 - 2.0**-53)
+            g = ((1 + y) * L[0, i] + (1 - y) * L[1, i]) / (2 * ln2)
+        h = -(e * L[2, i] + (1 - e) * L[3, i] / ln2) if e > 0.0 and e < 1.0 else 0.0
+        r = Q * (g - h)
+        R[i] = max(r, 0.0) if clamp else r
+'''
 
 
 def wrappers(ns: dict, fallback: Mapping[str, object], params: Sequence[str], outputs: Sequence[str]) -> None:
     """Add ``observables``, ``margin`` and ``key_rate`` (the NumPy module's signatures) to ``ns``."""
     import numpy
 
-    kernel = ns["kernel"]
+    atoms, kernel, logs, finish = ns["atoms"], ns["kernel"], ns["logs"], ns["finish"]
+    staged, natoms, blocks, block = ns["STAGED"], ns["NATOMS"], fallback["_blocks"], fallback["BLOCK"]
+    nout = len(outputs)
 
     def run(args, want):
         xs = [numpy.asarray(x, dtype=float) for x in args]
         shape = numpy.broadcast(*xs).shape
+        xs = [x.reshape(()) if x.size == 1 else numpy.broadcast_to(x, shape) for x in xs]
         n = 1
         for s in shape:
             n *= s
-        # one argument type for every call (C-contiguous, writable: one JIT specialisation), no copy of a
-        # full-size array; a partly broadcast one is materialised (its size is the output's)
-        flat = [numpy.require(x.reshape(1) if x.size == 1 else x if x.shape == shape else numpy.broadcast_to(x, shape),
-                              requirements=["C", "W"]).reshape(-1) for x in xs]
-        st = numpy.array([0 if x.size == 1 else 1 for x in flat], dtype=numpy.int64)
-        out = numpy.empty((len(outputs) if want == 0 else 1, n))
-        if n and kernel(*flat, st, n, want, out):
-            return None
-        return [o.reshape(shape) for o in out]
+        res = numpy.empty((nout, n)) if want == 0 else numpy.empty(n)
+        rows = (len(xs), natoms, nout, 4)  # block buffers: parameters, atoms, kernel outputs, logarithms
+        bufs = [numpy.empty(r * block) for r in rows]
+        for i, j, x in blocks(xs, shape):
+            m = j - i
+            if m > block:  # a long row of a broadcast: larger buffers
+                bufs = [numpy.empty(r * m) for r in rows]
+            # C-contiguous (rows, m) views: one JIT specialisation for every call
+            p, a, o, lg = (b[:r * m].reshape(r, m) for b, r in zip(bufs, rows))
+            for k, v in enumerate(x):
+                p[k] = v
+            with numpy.errstate(all="ignore"):
+                atoms(p, a)
+                if kernel(p, a, m, want, o):
+                    return None
+                if want == 0:
+                    res[:, i:j] = o
+                elif staged:
+                    logs(o, lg)
+                    finish(o, lg, m, want == 2, res[i:j])
+                else:
+                    res[i:j] = o[0]
+        return list(res.reshape((nout,) + shape)) if want == 0 else [res.reshape(shape)]
 
     def observables(*args, **kw):
         a = _bind(params, args, kw)
