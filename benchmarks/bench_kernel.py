@@ -4,8 +4,8 @@ Run by hand from the repository root::
 
     python benchmarks/bench_kernel.py [--n 1000000] [--repeats 5] [--baseline OLD.py] [--memory]
 
-Single thread (``OMP/MKL/OPENBLAS_NUM_THREADS=1`` and ``NUMBA_NUM_THREADS=1``
-are set before NumPy is imported), ``--n`` points of the fixed sample of
+Single thread (``OMP/MKL/OPENBLAS_NUM_THREADS=1`` are set before NumPy is
+imported; the numba backend runs ``--numba-threads`` threads, default 1), ``--n`` points of the fixed sample of
 ``bench_compiled.py`` (``mu`` log-uniform in [1e-3, 1], ``eta`` in [1e-4, 1],
 ``p_d`` in [1e-10, 1e-5], ``e_d`` uniform in [0, 0.05]), median of
 ``--repeats`` runs, every method timed side by side in one process:
@@ -17,7 +17,8 @@ are set before NumPy is imported), ``--n`` points of the fixed sample of
 (b) ``compile_protocol("ecs-diqkd").rate`` (NumPy backend, validated);
 (c) ``--baseline FILE``: the ``key_rate`` of an exported module (e.g. the
     ``qkdsym export --to python`` of an older qkdsym) -- "compiled before";
-(d) ``backend="numba"`` when numba is installed, one thread (per core).
+(d) ``backend="numba"`` when numba is installed (``pip install qkdsym[numba]``),
+    one thread by default (per core).
 
 Accuracy: each method's largest ``|R - R_mp|/Q_zz`` against the rate computed
 by mpmath at 50 digits from the derived expressions (``--accuracy-points``
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import os
 
-for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
@@ -207,6 +208,7 @@ def main(argv=None) -> int:
     ap.add_argument("--accuracy-points", type=int, default=300)
     ap.add_argument("--baseline", help="an exported ecs-diqkd module (qkdsym export --to python) to time as well")
     ap.add_argument("--no-numba", action="store_true")
+    ap.add_argument("--numba-threads", type=int, default=1, help="threads of the numba backend (default 1: per core)")
     ap.add_argument("--memory", action="store_true", help="measure the peak memory of a decoy curve instead")
     a = ap.parse_args(argv)
     if a.memory:
@@ -223,7 +225,11 @@ def main(argv=None) -> int:
         methods.append(("(c) baseline module", load_module(a.baseline).key_rate))
     if not a.no_numba:
         try:
-            methods.append(("(d) compiled numba, 1 thread", compile_protocol(PROTOCOL, SCENARIO, backend="numba").rate))
+            nb = compile_protocol(PROTOCOL, SCENARIO, backend="numba")
+            import numba
+
+            numba.set_num_threads(min(a.numba_threads, numba.config.NUMBA_NUM_THREADS))
+            methods.append((f"(d) compiled numba, {numba.get_num_threads()} thread(s)", nb.rate))
         except ImportError as exc:
             print(f"(d) numba backend skipped: {exc}")
     for _, fn in methods:  # warm-up (numba: JIT compilation)

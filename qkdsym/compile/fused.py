@@ -1,15 +1,27 @@
-"""The optional fused backend: one numba kernel looping over the points (``backend="numba"``).
+"""The optional fused backend: numba kernels looping over the points (``backend="numba"``).
 
 The generated NumPy module (:func:`~qkdsym.compile.model.module_source`) runs
-one ufunc per operation over blocks of points.  This backend compiles the same
-stabilised, CSE-shared formulas (:func:`~qkdsym.compile.codegen.prepare`) as
-scalar code inside one ``@numba.njit(parallel=True, fastmath=False)`` loop
-over the points (``numba.prange``): every intermediate lives in a register,
-the validation (domains, the small-product bound, finite and normal outputs)
-is done point by point in the same loop, and the key rate follows at once.
-Where any point fails validation, the NumPy module evaluates the call instead
-and raises its precise error, so both backends refuse the same inputs with the
-same messages.
+one ufunc per operation over blocks of points: ~100 passes over each block.
+This backend takes the NumPy module's own assignments (the same stabilised,
+CSE-shared formulas, :func:`~qkdsym.compile.codegen.prepare`, in the same
+order) and splits them, per block of points, into
+
+1. ``atoms``: the transcendental calls of plain arithmetic (here the three
+   ``expm1``), evaluated by the same NumPy ufuncs as the NumPy module -- NumPy's
+   SIMD ``expm1``/``log1p``/``log2`` cost ~1 ns a point, a scalar libm call from
+   numba ~20 ns, so scalar calls would make a fused loop *slower* than NumPy;
+2. ``kernel``: one ``@numba.njit(parallel=True, fastmath=False)`` ``prange``
+   loop doing all the arithmetic, the validation (domains, the small-product
+   bound, finite and normal outputs: one pass) and the rate's inputs;
+3. for the DIQKD rate, the four logarithms of the entropies (NumPy ufuncs
+   again) and ``finish``, a second ``prange`` loop (series only where
+   ``x < 0.05``, as :func:`~qkdsym.compile.runtime.one_minus_h_half`).  Other
+   rate families are evaluated in the kernel with scalar ports of the helpers.
+
+Same operations in the same order, so on ecs-diqkd the results are the NumPy
+backend's bits.  Where any point fails validation, the NumPy module evaluates
+the call instead and raises its precise error, so both backends refuse the
+same inputs with the same messages.
 
 numba is an optional extra (``pip install qkdsym[numba]``) and is imported only
 when this backend is requested.
