@@ -24,6 +24,27 @@ Accuracy: each method's largest ``|R - R_mp|/Q_zz`` against the rate computed
 by mpmath at 50 digits from the derived expressions (``--accuracy-points``
 points of the sample plus points with ``eta`` down to 1e-30).
 
+Measured 2026-11-30 on the shared 2-core AMD EPYC machine (loaded by other
+jobs: absolute numbers are noisy, the interleaved ratios less so), Python
+3.11.7, NumPy 2.4.6, numba 0.68.1,
+``python benchmarks/bench_kernel.py --baseline before.py`` where ``before.py``
+is ``qkdsym export --to python ecs-diqkd`` of qkdsym at 521d5e8::
+
+    method                             seconds    points/s  time / (a)  max|R-R_hand|/Q  max|R-R_mp|/Q
+    (a) hand-written NumPy              0.1458   6.857e+06           1          0.0e+00        2.2e-15
+    (b) compiled NumPy                  0.1512   6.614e+06        1.04          7.9e-15        3.3e-15
+    (c) baseline module                 0.3483   2.871e+06        2.39          7.9e-15        3.3e-15
+    (d) compiled numba, 1 thread(s)     0.0425   2.354e+07       0.291          7.9e-15        3.3e-15
+
+(d) gives the bits of (b) (same operations in the same order).  With 2 numba
+threads on this shared machine the two-stage ``prange`` loops wait for a busy
+core and run slower than one thread; measure threads on an idle machine.
+
+``python benchmarks/bench_kernel.py --memory``: 10001-point vacuum-weak decoy
+curve, tracemalloc peak 1436 MiB (ru_maxrss 1557 MiB, 15.1 s) before, 25.3 MiB
+(146 MiB, 5.0 s) after (blocked NumPy module alone: 127.5 MiB; plus the chunked
+bracketing grid of ``qkdsym.optimize.maximize``: 25.3 MiB).
+
 ``--memory`` instead measures the peak memory (tracemalloc and ru_maxrss) of a
 10001-point vacuum-weak decoy BB84 curve through the Python API
 (``qkdsym.protocols.bb84_decoy.decoy_curve``).

@@ -109,6 +109,7 @@ def _check(var: str, name: str) -> str:
 
 #: functions NumPy evaluates with SIMD over a whole block (scalar libm calls cost ~20 ns each in numba)
 _VECTOR = (sp.exp, expm1, sp.log, log1p)
+TINY = 2.2250738585072014e-308  # smallest normal double
 _UFUNC = {sp.exp: "numpy.exp", expm1: "numpy.expm1", sp.log: "numpy.log", log1p: "numpy.log1p"}
 
 
@@ -181,7 +182,7 @@ def numba_source(exprs: Mapping[str, sp.Expr], params: Sequence[str], rate_input
     for k, v in undefined.items():
         body.append(f"        if not o{gj} > 0:\n            o{names.index(k)} = {float(v)!r}")
     for j in range(len(names)):
-        body.append(f"        ok = ok and math.isfinite(o{j}) and not (o{j} != 0.0 and abs(o{j}) < 2.2250738585072014e-308)")
+        body.append(f"        ok = ok and math.isfinite(o{j}) and not (o{j} != 0.0 and abs(o{j}) < {TINY!r})")
     body.append("        if want == 0:")
     body += [f"            O[{j}, i] = o{j}" for j in range(len(names))]
     args = [f"o{names.index(k)}" for k in rate_inputs]

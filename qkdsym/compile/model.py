@@ -102,7 +102,8 @@ def module_source(title: str, exprs: Mapping[str, sp.Expr], params: tuple[str, .
     helpers = "\n\n\n".join(inspect.getsource(getattr(runtime, h)) for h in (*rate.helpers, "check_domain"))
     outs = list(exprs)
     fix = "".join(f'    out["{k}"] = numpy.where(gain > 0, out["{k}"], {v!r})\n' for k, v in rate.undefined.items())
-    fix_block = "".join(f'            o["{k}"] = numpy.where(gain > 0, o["{k}"], {v!r})\n' for k, v in rate.undefined.items())
+    fix_block = "".join(f'            o["{k}"] = numpy.where(gain > 0, o["{k}"], {v!r})\n'
+                        for k, v in rate.undefined.items())
     rate_args = ", ".join(f'o["{k}"]' for k in rate.inputs)
     doc_params = "\n".join(f"    {p}: {PARAMS[p].description}, allowed range {PARAMS[p].range_text()}"
                            for p in params)
