@@ -43,6 +43,7 @@ import numpy as np
 __all__ = ["Bound", "maximize", "edge_flags", "EDGE"]
 
 _INVPHI = (math.sqrt(5) - 1) / 2  # 0.618...
+_GRID_CELLS = 2**20  # most objective values of the bracketing grid evaluated at once (bounds the memory)
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,19 @@ def _maximize(fun: Callable[..., Any], free: Mapping[str, Bound], fixed: Mapping
     axes = [np.linspace(*free[k].t_range, grid) for k in names]
     mesh = np.meshgrid(*axes, indexing="ij")
     flat = [m.reshape(-1) for m in mesh]
-    ext = {k: v[..., None] for k, v in fixed.items()}
-    f_grid = _objective(fun, ext, shape)
-    vals = f_grid({k: free[k].from_t(t) for k, t in zip(names, flat)})
-    vals = np.broadcast_to(vals, shape + (flat[0].size,))
-    idx = np.argmax(vals, axis=-1)
+    # (in chunks of the batch, so that at most grid points x chunk <= _GRID_CELLS values are alive at once)
+    size, cells = math.prod(shape), flat[0].size
+    chunk = max(1, _GRID_CELLS // cells)
+    batch = {k: v if v.ndim == 0 else np.broadcast_to(v, shape).reshape(-1) for k, v in fixed.items()}
+    idx, v_best = np.zeros(size, dtype=np.intp), np.empty(size)
+    for lo in range(0, max(size, 1), chunk):
+        hi = min(size, lo + chunk)
+        f_grid = _objective(fun, {k: v if v.ndim == 0 else v[lo:hi, None] for k, v in batch.items()}, ())
+        vals = np.broadcast_to(f_grid({k: free[k].from_t(t) for k, t in zip(names, flat)}), (hi - lo, cells))
+        idx[lo:hi] = np.argmax(vals, axis=-1)
+        v_best[lo:hi] = np.take_along_axis(vals, idx[lo:hi, None], axis=-1)[:, 0]
+    idx, v_best = idx.reshape(shape), v_best.reshape(shape)
     t_best = {k: flat[i][idx] for i, k in enumerate(names)}
-    v_best = np.take_along_axis(vals, idx[..., None], axis=-1)[..., 0]
     step = {k: (axes[i][1] - axes[i][0]) if grid > 1 else 0.0 for i, k in enumerate(names)}
     f = _objective(fun, fixed, shape)
     # 2. golden-section refinement, coordinate-wise

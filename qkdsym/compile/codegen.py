@@ -34,13 +34,18 @@ def prepare(exprs: Mapping[str, sp.Expr], stable: Sequence[str] = DEFAULT_SMALL
             ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], dict[str, sp.Expr]]:
     """Stabilised expressions after common-subexpression elimination: ``(assignments, outputs)``."""
     names = list(exprs)
+    subs, reduced = sp.cse(stabilized(exprs, stable), symbols=sp.numbered_symbols("x"), optimizations="basic")
+    return subs, dict(zip(names, reduced))
+
+
+def stabilized(exprs: Mapping[str, sp.Expr], stable: Sequence[str] = DEFAULT_SMALL) -> list[sp.Expr]:
+    """The expressions of :func:`prepare` before common-subexpression elimination, in order."""
     ready = []
-    for n in names:
+    for n in exprs:
         e = sp.sympify(exprs[n])
         e = stabilize(e, stable) if stable else e
         ready.append(optimize(e, [expm1_opt, log1p_opt]))  # catch any literal exp(x) - 1 left
-    subs, reduced = sp.cse(ready, symbols=sp.numbered_symbols("x"), optimizations="basic")
-    return subs, dict(zip(names, reduced))
+    return ready
 
 
 class _Py(NumPyPrinter):

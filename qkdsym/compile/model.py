@@ -6,10 +6,20 @@ helpers of :mod:`~qkdsym.compile.runtime` and input validation -- and executes
 it.  ``qkdsym export --to python`` writes exactly that source to a file, so an
 exported function gives the same bits as the compiled one.
 
-Every function broadcasts over arrays of every parameter, validates each
+Every function broadcasts over arrays of every parameter and evaluates in
+blocks of ``BLOCK`` (2^14) points, so that a block's temporaries stay in the
+CPU cache and the memory held beyond the inputs and outputs is bounded; each
+block is validated in one pass (the minimum and maximum of every parameter and
+output: domains, the small-product bound, finite and normal values), and only
+where that fails does the whole-array reference path run, to raise its precise
+message.  Every function validates each
 against its physical domain (ValueError naming the parameter, the value and the
 allowed range), never returns NaN (where ``Q = 0`` the QBER is reported as 1/2
 and ``S`` as 0) and never a negative key rate.
+
+The optional ``numba`` backend (``pip install qkdsym[numba]``,
+:mod:`~qkdsym.compile.fused`) runs the same formulas in fused ``prange``
+loops: the same results, ~4x faster per core.
 
 The ``mpmath`` backend evaluates the derived expressions themselves at
 adaptive precision, one point at a time, for users who need more than doubles;
@@ -92,6 +102,8 @@ def module_source(title: str, exprs: Mapping[str, sp.Expr], params: tuple[str, .
     helpers = "\n\n\n".join(inspect.getsource(getattr(runtime, h)) for h in (*rate.helpers, "check_domain"))
     outs = list(exprs)
     fix = "".join(f'    out["{k}"] = numpy.where(gain > 0, out["{k}"], {v!r})\n' for k, v in rate.undefined.items())
+    fix_block = "".join(f'            o["{k}"] = numpy.where(gain > 0, o["{k}"], {v!r})\n'
+                        for k, v in rate.undefined.items())
     rate_args = ", ".join(f'o["{k}"]' for k in rate.inputs)
     doc_params = "\n".join(f"    {p}: {PARAMS[p].description}, allowed range {PARAMS[p].range_text()}"
                            for p in params)
@@ -111,7 +123,10 @@ import numpy
 PARAMETERS = {tuple(params)!r}
 OUTPUTS = {tuple(outs)!r}
 SMALLEST = 1e-153  # smallest product of the nonzero parameters below 1: its square stays a normal double
+TINY = 2.2250738585072014e-308  # smallest normal double
+BLOCK = 16384  # points per block: a block's temporaries stay in the CPU cache
 {_domain_literal(params)}
+_DOMAIN_ROWS = tuple(DOMAINS[n] for n in PARAMETERS)
 
 
 {helpers}
@@ -120,8 +135,8 @@ SMALLEST = 1e-153  # smallest product of the nonzero parameters below 1: its squ
 {python_function("_raw_observables", exprs, syms, stable)}
 
 
-def observables({sig}):
-    """{", ".join(outs)} as arrays (floats for scalar input); inputs are validated."""
+def _observables_exact({sig}):
+    """The reference path (whole arrays, every check): gives the precise error messages."""
     args = [check_domain(n, v, *DOMAINS[n]) for n, v in zip(PARAMETERS, ({sig}{"," if params else ""}))]
     shape = numpy.broadcast(*args).shape
     small = numpy.ones(shape)
@@ -143,24 +158,107 @@ def observables({sig}):
         raise ValueError(f"double-precision overflow at {{point}}: outside the range of these compiled functions "
                          "(use qkdsym's mpmath backend there)")
     for k, v in out.items():
-        tiny = (v != 0) & (numpy.abs(v) < 2.2250738585072014e-308)
+        tiny = (v != 0) & (numpy.abs(v) < TINY)
         if numpy.any(tiny):
             raise ValueError(f"{{k}} underflows double precision (subnormal) at some point: use qkdsym's "
                              "mpmath backend there")
-    return {{k: (v if v.ndim else float(v)) for k, v in out.items()}}
+    return out
+
+
+def _inputs_ok(xs):
+    """One pass over a block of every parameter: domains, finiteness and the small-product bound."""
+    bound = 1.0
+    for x, (lo, hi, lo_open, hi_open) in zip(xs, _DOMAIN_ROWS):
+        lo_x, hi_x = x.min(), x.max()  # a NaN propagates and fails every comparison below
+        if not (lo_x > lo if lo_open else lo_x >= lo):
+            return False
+        if not (hi_x < numpy.inf if hi is None else hi_x < hi if hi_open else hi_x <= hi):
+            return False
+        if lo_x < 1.0:  # smallest nonzero value below 1: the product of these bounds every point's product
+            bound *= lo_x if lo_x > 0 else min(1.0, numpy.min(x, where=x > 0, initial=1.0))
+    return bound >= SMALLEST
+
+
+def _outputs_ok(vs):
+    """No infinity, NaN or subnormal in a block of outputs."""
+    for v in vs:
+        lo_v, hi_v = v.min(), v.max()
+        if not (-numpy.inf < lo_v and hi_v < numpy.inf):
+            return False
+        if not (lo_v >= TINY or hi_v <= -TINY):
+            a = numpy.abs(v)
+            if numpy.any((a < TINY) & (a != 0)):
+                return False
+    return True
+
+
+def _blocks(xs, shape, start=0):
+    """``(start, stop, operands)``: flat index ranges of at most about BLOCK points of the broadcast ``shape``."""
+    n = 1
+    for s in shape:
+        n *= s
+    if len(shape) <= 1 or all(x.ndim == 0 or x.flags.c_contiguous for x in xs):
+        flat = [x if x.ndim == 0 else x.reshape(-1) for x in xs]
+        for i in range(0, n, BLOCK):
+            yield start + i, start + min(n, i + BLOCK), [x if x.ndim == 0 else x[i:i + BLOCK] for x in flat]
+        return
+    inner = n // shape[0] if shape[0] else 0
+    if inner > BLOCK:
+        for r in range(shape[0]):
+            yield from _blocks([x if x.ndim == 0 else x[r] for x in xs], shape[1:], start + r * inner)
+        return
+    rows = max(1, BLOCK // max(inner, 1))
+    for r in range(0, shape[0], rows):
+        sub = [x if x.ndim == 0 else numpy.ascontiguousarray(x[r:r + rows]).reshape(-1) for x in xs]
+        yield start + r * inner, start + min(shape[0], r + rows) * inner, sub
+
+
+def _evaluate(args, rate):
+    """The validated observables (``rate`` None) or ``rate(observables)``, evaluated block by block."""
+    xs = [numpy.asarray(a, dtype=float) for a in args]
+    shape = numpy.broadcast(*xs).shape
+    xs = [x.reshape(()) if x.size == 1 else numpy.broadcast_to(x, shape) for x in xs]
+    n = 1
+    for s in shape:
+        n *= s
+    outs = [numpy.empty(n) for _ in (OUTPUTS if rate is None else (0,))]
+    for i, j, x in _blocks(xs, shape):
+        if not _inputs_ok(x):
+            break
+        with numpy.errstate(all="ignore"):
+            o = _raw_observables(*x)
+            o = {{k: numpy.asarray(o[k], dtype=float) for k in OUTPUTS}}
+            gain = o["{rate.gain}"]
+{fix_block}        if not _outputs_ok(o.values()):
+            break
+        if rate is None:
+            for out, k in zip(outs, OUTPUTS):
+                out[i:j] = o[k]
+        else:
+            with numpy.errstate(all="ignore"):
+                outs[0][i:j] = rate({rate_args})
+    else:
+        return [out.reshape(shape) for out in outs]
+    o = _observables_exact(*args)  # raises the precise error (a block's bounds are only sufficient)
+    return [numpy.asarray(o[k]) for k in OUTPUTS] if rate is None else [numpy.asarray(rate({rate_args}))]
+
+
+def observables({sig}):
+    """{", ".join(outs)} as arrays (floats for scalar input); inputs are validated."""
+    out = _evaluate(({sig}{"," if params else ""}), None)
+    return {{k: (v if v.ndim else float(v)) for k, v in zip(OUTPUTS, out)}}
 
 
 def margin({sig}):
     """The unclamped key rate (continuous; negative where no key can be extracted)."""
-    o = observables({sig})
-    return {rate.margin}({rate_args})
+    r = _evaluate(({sig}{"," if params else ""}), {rate.margin})[0]
+    return r if r.ndim else float(r)
 
 
 def key_rate({sig}):
     """The key rate in bits per round: never negative, never NaN."""
-    o = observables({sig})
-    r = {rate.name}({rate_args})
-    return r if numpy.ndim(r) else float(r)
+    r = _evaluate(({sig}{"," if params else ""}), {rate.name})[0]
+    return r if r.ndim else float(r)
 '''
     return body
 
@@ -187,7 +285,7 @@ class CompiledModel:
     def observables(self, **kw: Any) -> dict[str, Any]:
         """Every derived observable at the given parameters (arrays broadcast)."""
         a = self._args(kw)
-        if self.backend == "numpy":
+        if self.backend in ("numpy", "numba"):
             return self._ns["observables"](**a)
         return self._mp_observables(a)
 
@@ -201,7 +299,7 @@ class CompiledModel:
 
     def _rate_function(self, compiled: str, helper: str, kw: Mapping[str, Any]) -> Any:
         a = self._args(kw)
-        if self.backend == "numpy":
+        if self.backend in ("numpy", "numba"):
             return self._ns[compiled](**a)
         o = self._mp_observables(a)
         return getattr(runtime, helper)(*[float(o[k]) for k in self.rate_spec.inputs])
@@ -239,11 +337,23 @@ def compile_expressions(exprs: Mapping[str, sp.Expr], params: tuple[str, ...], *
         ns: dict = {}
         exec(compile(src, f"<qkdsym compiled {protocol} [{scenario}]>", "exec"), ns)
         return CompiledModel(protocol, scenario, params, tuple(exprs), backend, src, ns, rate_spec=spec)
+    if backend == "numba":
+        from . import fused
+
+        numba = fused.require_numba()  # an optional extra: imported only here
+        src = module_source(f"{protocol} [{scenario}]: compiled rate functions", exprs, params, spec)
+        fallback: dict = {}
+        exec(compile(src, f"<qkdsym compiled {protocol} [{scenario}]>", "exec"), fallback)
+        kern = fused.numba_source(exprs, params, spec.inputs, spec.margin, spec.gain, spec.undefined)
+        ns = {"numba": numba}
+        exec(compile(kern, f"<qkdsym numba {protocol} [{scenario}]>", "exec"), ns)
+        fused.wrappers(ns, fallback, params, tuple(exprs))
+        return CompiledModel(protocol, scenario, params, tuple(exprs), backend, kern, ns, rate_spec=spec)
     if backend == "mpmath":
         syms = [PARAMS[p].symbol for p in params]
         mp = {k: sp.lambdify(syms, v, modules="mpmath") for k, v in exprs.items()}
         return CompiledModel(protocol, scenario, params, tuple(exprs), backend, "", {}, mp, spec, dps)
-    raise ValueError(f"backend {backend!r} is not one of 'numpy', 'mpmath'")
+    raise ValueError(f"backend {backend!r} is not one of 'numpy', 'mpmath', 'numba'")
 
 
 @lru_cache(maxsize=None)
@@ -252,6 +362,8 @@ def compile_protocol(protocol: str, scenario: str | None = None, *, backend: str
     """Compile a protocol's derivation (default: its most general scenario).
 
     ``backend="numpy"`` (default) gives vectorised double-precision functions;
+    ``backend="numba"`` the same functions as fused numba kernels (an optional
+    extra: ImportError saying how to install it where numba is missing);
     ``backend="mpmath"`` gives ``dps``-digit scalar functions.
     """
     from ..protocols import get_protocol

@@ -40,15 +40,17 @@ def one_minus_h_half(x):
     reach 1e-17 relative), the log1p form above.
     """
     x = numpy.clip(numpy.asarray(x, dtype=float), 0.0, 1.0)
-    x2 = x * x
-    series = numpy.zeros_like(x2)
-    for k in range(8, 0, -1):
-        series = x2 * (1.0 / (2 * k * (2 * k - 1)) + series)
-    series = series / numpy.log(2.0)
     y = numpy.minimum(x, 1.0 - 2.0**-53)
-    direct = ((1 + y) * numpy.log1p(y) + (1 - y) * numpy.log1p(-y)) / (2 * numpy.log(2.0))
-    direct = numpy.where(x >= 1.0, 1.0, direct)
-    return numpy.where(x < 0.05, series, direct)
+    out = ((1 + y) * numpy.log1p(y) + (1 - y) * numpy.log1p(-y)) / (2 * numpy.log(2.0))
+    out = numpy.where(x >= 1.0, 1.0, out)
+    near = x < 0.05
+    if numpy.any(near):  # the series only where it is needed
+        x2 = x[near] * x[near]
+        series = numpy.zeros_like(x2)
+        for k in range(8, 0, -1):
+            series = x2 * (1.0 / (2 * k * (2 * k - 1)) + series)
+        out[near] = series / numpy.log(2.0)
+    return out
 
 
 def diqkd_margin(Q, e, S):
