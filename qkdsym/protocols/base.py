@@ -85,6 +85,20 @@ class Derivation:
         names = {"Q_zz": "Q_{zz}", "e_zz": "e_{zz}", "S": "S"}
         return {k: f"{names.get(k, k)} = {sp.latex(v)}" for k, v in self.expressions.items()}
 
+    def _repr_latex_(self) -> str:
+        r"""Jupyter: the closed forms as one aligned LaTeX block, headed by protocol and scenario.
+
+        >>> from qkdsym.protocols import get_protocol
+        >>> print(get_protocol("ecs-diqkd").derive("ideal")._repr_latex_())
+        $$\begin{aligned}\text{ecs-diqkd [ideal]} \\ Q_{zz} &= 1 - e^{- 2 \mu} \\ e_{zz} &= 0 \\ S &= \sqrt{2} + \sqrt{2} e^{- 2 \mu}\end{aligned}$$
+        """
+        text = f"{self.protocol} [{self.scenario}]"
+        for ch in "&%#$_{}":
+            text = text.replace(ch, "\\" + ch)
+        head = rf"\text{{{text}}}"
+        rows = [line.replace(" = ", r" &= ", 1) for line in self.latex().values()]
+        return "$$\\begin{aligned}" + head + r" \\ " + r" \\ ".join(rows) + "\\end{aligned}$$"
+
     def __str__(self) -> str:
         lines = [f"{self.protocol} [{self.scenario}]  (free parameters: {', '.join(self.parameters) or 'none'})"]
         lines += [f"  {k} = {v}" for k, v in self.expressions.items()]
