@@ -469,15 +469,27 @@ def register(proto: Protocol, *, replace: bool = False) -> Protocol:
         raise TypeError(f"register() takes a qkdsym.contract.Protocol, got {type(proto).__name__}")
     if proto.name in _REGISTRY and _REGISTRY[proto.name] is not proto and not replace:
         raise ValueError(f"a protocol named {proto.name!r} is already registered")
+    if proto.name in _REGISTRY and _REGISTRY[proto.name] is not proto:
+        _forget(proto.name)
     _REGISTRY[proto.name] = proto
     return proto
+
+
+def _forget(name: str) -> None:
+    """Drop what this process compiled for an earlier protocol of the same name."""
+    import sys
+
+    model = sys.modules.get("qkdsym.compile.model")
+    if model is not None:
+        model.compile_protocol.cache_clear()
 
 
 def unregister(name: str) -> None:
     """Remove a registered protocol (not a built-in one); nothing happens if it is not registered."""
     if name in {p.name for p in _builtin()}:
         raise ValueError(f"{name!r} is a built-in protocol")
-    _REGISTRY.pop(name, None)
+    if _REGISTRY.pop(name, None) is not None:
+        _forget(name)
 
 
 def _entry_points() -> dict[str, Any]:
@@ -653,16 +665,21 @@ def _module_point(proto: Protocol, eng: Engine, values: Mapping[str, Any], choic
     made it (no derivation then); the engine's exact evaluation where the module refuses (underflow)."""
     from . import cache
 
+    builtin = proto.name in {p.name for p in _builtin()} and _REGISTRY.get(proto.name) is proto
     key = cache.key(proto.name, *(f"{k}={v}" for k, v in sorted(choices.items())))
-    ns = _MODULES.get(key)
+    ns = _MODULES.get(key) if builtin else None
     if ns is None:
-        text = cache.load(key)
+        # on disk only for built-in protocols (their source is in the key); a user's protocol may change
+        # under the same name, so it is compiled in the process
+        text = cache.load(key) if builtin else None
         if text is None:
             text = eng.compiled(choices).source
-            cache.store(key, text)
+            if builtin:
+                cache.store(key, text)
         ns = {}
         exec(compile(text, f"<qkdsym compiled {proto.name}>", "exec"), ns)
-        _MODULES[key] = ns
+        if builtin:
+            _MODULES[key] = ns
     args = {p: values[p] for p in ns["PARAMETERS"]}
     try:
         out = dict(ns["observables"](**args))
