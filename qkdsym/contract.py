@@ -34,7 +34,7 @@ Example
 >>> qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100, g2=0.1)
 Traceback (most recent call last):
 ...
-ValueError: ecs-diqkd takes no parameter 'g2'; its parameters are mu, p_d, e_d, beta, eta_d (and L or eta)
+ValueError: ecs-diqkd takes no parameter 'g2'; its parameters are mu, p_d, e_d, beta, eta_d, N (and L or eta)
 """
 
 from __future__ import annotations

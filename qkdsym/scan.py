@@ -40,7 +40,7 @@ Example
 >>> scan("ecs-diqkd", {"distance": [0, 100], "g2": [0.1]}, progress=False)
 Traceback (most recent call last):
 ...
-ValueError: ecs-diqkd has no grid axis 'g2'; its axes are distance (km), mu, p_d, e_d, beta, eta_d
+ValueError: ecs-diqkd has no grid axis 'g2'; its axes are distance (km), mu, p_d, e_d, beta, eta_d, N
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["curve", "bb84-wcp-decoy", "--N", "0"], "'N'"),
     (["curve", "bb84-wcp-decoy", "--N", "1e10", "--decoy", "lp"], "N does not go with decoy"),
     (["curve", "bb84-wcp-decoy", "--eps-sec", "1e-9"], "eps_sec goes with N"),
-    (["curve", "ecs-diqkd", "--N", "1e10"], "takes no --N"),
+    (["curve", "ecs-diqkd", "--Y0", "1e-6"], "takes no --Y0"),
     (["derive", "bb84-sps", "--scenario", "nope"], "takes no --scenario"),
     (["curve", "ecs-diqkd", "--distance=-10:100:10"], "'L'"),
     (["curve", "ecs-diqkd", "--distance", "0:100"], "malformed distance range"),

@@ -108,7 +108,7 @@ def test_help_lists_exactly_the_protocols_options(name, capsys):
 
 def test_eval_and_curve_share_defaults_and_report_them():
     r = qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100)
-    assert r["settings"] == {"mu": 0.1, "p_d": 1e-7, "e_d": 0.0, "beta": 0.2, "eta_d": 0.8,
+    assert r["settings"] == {"mu": 0.1, "p_d": 1e-7, "e_d": 0.0, "beta": 0.2, "eta_d": 0.8, "N": None,
                              "scenario": "misalignment", "param_set": "xie2024", "L": 100.0,
                              "eta": pytest.approx(0.08, rel=1e-12)}
     c = qkdsym.curve("ecs-diqkd", [100.0], mu=0.1)
@@ -146,8 +146,8 @@ def test_compare_runs_on_one_channel(capsys):
     assert code == 0 and d["settings"]["channel"] == {"beta": 0.2, "eta_d": 0.8}
     assert all(s["beta"] == 0.2 and s["eta_d"] == 0.8 for s in d["settings"]["protocols"].values())
     assert d["units"] == {"ecs-diqkd": "bit/round", "tf-qkd": "bit/pulse"}
-    code, _, err = run(capsys, "compare", "ecs-diqkd", "bell-diqkd", "--n-pulses", "1e10")
-    assert code == 2 and "takes no --n-pulses" in err
+    code, _, err = run(capsys, "compare", "ecs-diqkd", "bell-diqkd", "--y0", "1e-6")
+    assert code == 2 and "takes no --y0" in err
 
 
 def test_plugin_through_the_command_line(capsys):
