@@ -235,10 +235,13 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
     r.add_argument("--out", default="results", help="output folder (default results/)")
     r.add_argument("--no-qutip", action="store_true", help="skip the QuTiP cross-checks")
 
-    if command in (None, "pass"):  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
+    if command == "pass":  # qkdsym pass PROTOCOL ...: per-pass finite key (loads NumPy: only when needed)
         from .passkey import add_parser as _add_pass
 
         _add_pass(sub)
+    else:  # listed in --help without importing it
+        sub.add_parser("pass", help="secure key of one satellite pass / loss table (pooled finite key); "
+                                    "'qkdsym pass --help' for its options")
 
     ca = sub.add_parser("cache", help="where derived expressions and generated modules are cached; --clear empties it")
     ca.add_argument("--clear", action="store_true", help="delete every cached file")
