@@ -97,16 +97,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
-from scipy.special import i0e, wofz
+from ..lazy import function, sp
 
-from ..algebra.state import Branch, State
+i0e, wofz = function("scipy.special", "i0e"), function("scipy.special", "wofz")
+
 from ..channel import eta_from, midpoint_eta, point_to_point_eta
 from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.entropy import h2
-from ..optics.detectors import ThresholdDetector
-from ..optics.linear import beam_splitter
 from ..optimize import Bound, maximize
 from ..symbols import symbol, validate
 from .rate_protocol import RateProtocol
@@ -127,17 +125,29 @@ MU_RANGE = (0.01, 1.0)
 #: how Eq. (2) enters the rate: averaged over the pairing intervals (default) or at the mean interval
 INTERVALS = ("average", "mean")
 
-_th, _al, _phi = sp.Symbol("theta", real=True), sp.Symbol("alpha", real=True), sp.Symbol("varphi", real=True)
-_xa, _xb, _x = sp.Symbol("x_a", positive=True), sp.Symbol("x_b", positive=True), sp.Symbol("x", positive=True)
-_ka, _kb = sp.Symbol("k_a", nonnegative=True), sp.Symbol("k_b", nonnegative=True)
-_p, _Nc = sp.Symbol("p", positive=True), sp.Symbol("N_c", positive=True)
-_k = sp.Symbol("k", integer=True, positive=True)
-_e11, _Ex = sp.Symbol("e_11", nonnegative=True), sp.Symbol("E_x", nonnegative=True)
+#: SymPy symbols of the derivations, made by :func:`_symbols` on first use (the numeric path needs no SymPy)
+_th = _al = _phi = _xa = _xb = _x = _ka = _kb = _p = _Nc = _k = _e11 = _Ex = None
+
+
+def _symbols() -> None:
+    global _th, _al, _phi, _xa, _xb, _x, _ka, _kb, _p, _Nc, _k, _e11, _Ex
+    if _th is None:
+        _th, _al, _phi = sp.Symbol("theta", real=True), sp.Symbol("alpha", real=True), sp.Symbol("varphi", real=True)
+        _xa, _xb, _x = sp.Symbol("x_a", positive=True), sp.Symbol("x_b", positive=True), sp.Symbol("x", positive=True)
+        _ka, _kb = sp.Symbol("k_a", nonnegative=True), sp.Symbol("k_b", nonnegative=True)
+        _p, _Nc = sp.Symbol("p", positive=True), sp.Symbol("N_c", positive=True)
+        _k = sp.Symbol("k", integer=True, positive=True)
+        _e11, _Ex = sp.Symbol("e_11", nonnegative=True), sp.Symbol("E_x", nonnegative=True)
 
 
 # --------------------------------------------------------------------------- derivations
 def _bin_clicks(pd: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(L only, R only) for |sqrt(x_a) e^{i theta}>|sqrt(x_b)> on the 50:50 BS, from the engine, canonical form."""
+    from ..algebra.state import Branch, State
+    from ..optics.detectors import ThresholdDetector
+    from ..optics.linear import beam_splitter
+
+    _symbols()
     st = State.coherent_superposition([Branch(1, {}, {"a": sp.sqrt(_xa) * sp.exp(sp.I * _th), "b": sp.sqrt(_xb)})])
     st = beam_splitter(st, ("a", "b"), ("L", "R"))
     D = ThresholdDetector(1, pd)
@@ -154,6 +164,7 @@ def _bin_clicks(pd: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 def _phase_average(expr: sp.Expr) -> sp.Expr:
     """Average over a uniform relative phase theta: <exp(c cos theta)> = I_0(c) (term by term)."""
+    _symbols()
     sp.Wild("c", exclude=[_th])
     return expr.replace(lambda e: isinstance(e, sp.exp) and e.exp.has(_th),
                         lambda e: (sp.exp(e.exp.subs(_th, sp.pi / 2))
@@ -173,6 +184,7 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
     * ``"phase-error"``: ``weight_ratio`` of (2,0)+(0,2) to (1,1) X coincidences
       as ``nu -> 0`` and ``e_11`` in terms of ``E_x``.
     """
+    _symbols()
     pd, V2, sigma, dfr, dt = (symbol(n) for n in ("p_d", "V2", "sigma", "delta_f", "dt"))
     out: dict[str, dict[str, sp.Expr]] = {}
 

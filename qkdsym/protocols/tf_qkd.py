@@ -168,10 +168,10 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
 
     pd, mu, M, delta, eta, e_d = (symbol(n) for n in ("p_d", "mu", "M", "delta", "eta", "e_d"))
     x = sp.Symbol("x", positive=True)
-    from .async_mdi import _bin_clicks, _th, _xa, _xb
+    from . import async_mdi as am
 
-    pL, pR = _bin_clicks(pd)
-    sub = {_xa: x, _xb: x, _th: delta}
+    pL, pR = am._bin_clicks(pd)
+    sub = {am._xa: x, am._xb: x, am._th: delta}
     right, wrong = sp.simplify(pL.subs(sub)), sp.simplify(pR.subs(sub))   # bit 0: in phase -> L
     # (1) source replacement: X parity of the virtual qubits = photon-number parity of the joint state
     src = _engine_source()
