@@ -73,6 +73,7 @@ from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU, lp_bounds, vacuum_weak_bounds
 from ..optics.sources import error_gain, error_yield_n, gain, poisson, yield_n
 from ..optimize import Bound, edge_flags, maximize
 from ..symbols import symbol, validate
+from .checks import check_nu
 from .rate_protocol import RateProtocol
 
 __all__ = ["DEFAULTS", "METHODS", "derive", "compiled", "decoy_eval", "decoy_curve", "decoy_max_distance",
@@ -144,14 +145,7 @@ def _eta(L: Any, eta: Any, eta_d: float, beta: float) -> Any:
     return eta_from(L, eta, eta_d, beta, midpoint=False)
 
 
-def _check_nu(mu: float, nu: float) -> None:
-    validate("nu", nu)
-    if not nu < mu:
-        raise ValueError(f"parameter 'nu' (decoy intensity) = {nu!r} must be smaller than mu = {mu!r} "
-                         "(allowed range (0, mu))")
-    if nu <= 0:
-        raise ValueError(f"parameter 'nu' (decoy intensity) = {nu!r} must be positive: the weak decoy needs "
-                         "0 < nu < mu (the vacuum decoy is always included)")
+_check_nu = check_nu  # 0 < nu < mu (light, shared with the contract's cached path)
 
 
 def _physical(obs: dict[str, Any]) -> dict[str, Any]:

@@ -221,7 +221,24 @@ def _lim_budget(eps_sec: float, eps_cor: float) -> dict[str, Any]:
                          ).as_dict()
 
 
-class _BB84Decoy(Engine):
+class _RateEngine(Engine):
+    """What the photon-statistics engines share: derivations, checks and exports of their module."""
+
+    name = ""
+
+    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        from . import get_protocol
+
+        return get_protocol(self.name).derivations()
+
+    def verify(self, qutip: bool = True) -> list[Any]:
+        return _verify(self.name, qutip)
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        return _legacy_export(self.name, to, path, None)
+
+
+class _BB84Decoy(_RateEngine):
     name = "bb84-wcp-decoy"
 
     @staticmethod
@@ -256,11 +273,6 @@ class _BB84Decoy(Engine):
         nu = None if choices["decoy"] == "infinite" else v.get("nu")
         return decoy_curve(distance_km, choices["decoy"], q=v["q"], nu=nu, **self._common(v))
 
-    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        from . import get_protocol
-
-        return get_protocol(self.name).derivations()
-
     def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         out = super().optimum(L, values, choices)
         if values.get("N") is not None:
@@ -284,9 +296,6 @@ class _BB84Decoy(Engine):
 
         return compiled(choices["decoy"])
 
-    def verify(self, qutip: bool = True) -> list[Any]:
-        return _verify(self.name, qutip)
-
     def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
         if to != "json" and choices["decoy"] == "lp":
             raise ValueError("bb84-wcp-decoy exports the decoy methods infinite and vacuum-weak to python/c, "
@@ -294,7 +303,7 @@ class _BB84Decoy(Engine):
         return _legacy_export(self.name, to, path, choices["decoy"] if to != "json" else choices["decoy"])
 
 
-class _SPS(Engine):
+class _SPS(_RateEngine):
     name = "bb84-sps"
 
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
@@ -321,19 +330,8 @@ class _SPS(Engine):
         return Curve(self.name, "sps-vs-wcp", L, R, {}, obs, plob(point_to_point_eta(L, values["beta"])),
                      plob(eta), dict(values), time.perf_counter() - t0)
 
-    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        from . import get_protocol
 
-        return get_protocol(self.name).derivations()
-
-    def verify(self, qutip: bool = True) -> list[Any]:
-        return _verify(self.name, qutip)
-
-    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
-        return _legacy_export(self.name, to, path, None)
-
-
-class _MDI(Engine):
+class _MDI(_RateEngine):
     name = "mdi-decoy"
     _KEYS = ("p_z", "f", "p_d", "e_d", "eta_d", "beta")
 
@@ -374,19 +372,8 @@ class _MDI(Engine):
         return mdi_curve(distance_km, choices["decoy"], bsm=choices["bsm"], mu_x=v["mu_x"], F=v.get("F"),
                          **{k: v[k] for k in self._KEYS})
 
-    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        from . import get_protocol
 
-        return get_protocol(self.name).derivations()
-
-    def verify(self, qutip: bool = True) -> list[Any]:
-        return _verify(self.name, qutip)
-
-    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
-        return _legacy_export(self.name, to, path, None)
-
-
-class _Async(Engine):
+class _Async(_RateEngine):
     name = "async-mdi"
     _KEYS = ("nu", "p_nu", "T_c", "F", "M", "V2", "sigma", "delta_f", "p_d", "eta_d", "beta", "f")
 
@@ -405,24 +392,13 @@ class _Async(Engine):
         return async_curve(distance_km, click_filter=choices["click_filter"] == "on",
                            **{k: values[k] for k in self._KEYS})
 
-    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        from . import get_protocol
-
-        return get_protocol(self.name).derivations()
-
-    def verify(self, qutip: bool = True) -> list[Any]:
-        return _verify(self.name, qutip)
-
-    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
-        return _legacy_export(self.name, to, path, None)
-
 
 #: points of the tf-qkd checks: (mu, eta, M, e_d, p_d)
 TF_POINTS = ((0.12, 3e-4, 16, 0.02, 3.42e-9), (0.05, 0.1, 8, 0.0, 1e-6), (0.3, 0.01, 16, 0.05, 0.0),
              (0.02, 1e-3, 32, 0.01, 1e-7), (0.2, 0.5, 4, 0.03, 1e-5), (0.08, 2e-5, 16, 0.02, 3.42e-9))
 
 
-class _TF(Engine):
+class _TF(_RateEngine):
     name = "tf-qkd"
     _KEYS = ("M", "e_d", "p_d", "eta_d", "beta", "f", "F", "duty")
 
@@ -467,14 +443,6 @@ class _TF(Engine):
                 rows.append(CheckRow(self.name, "qutip", label, obs, "agree" if good else "DIFFER",
                                      f"closed {closed:.12g} vs QuTiP {model:.12g} (cutoff {m.cutoff})", good))
         return rows
-
-    def derive(self, choices: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        from . import get_protocol
-
-        return get_protocol(self.name).derivations()
-
-    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
-        return _legacy_export(self.name, to, path, None)
 
 
 BB84_DECOY = _BB84Decoy()
