@@ -5,8 +5,15 @@
 0.125
 """
 
-from .model import RATES, CompiledModel, RateSpec, compile_expressions, compile_protocol, module_source
-from .stable import stabilize
+from typing import Any
 
 __all__ = ["CompiledModel", "RateSpec", "RATES", "compile_expressions", "compile_protocol", "module_source",
            "stabilize"]
+
+
+def __getattr__(name: str) -> Any:  # imported on first use: runtime.py (NumPy only) stays light
+    if name in __all__:
+        import importlib
+
+        return getattr(importlib.import_module(".stable" if name == "stabilize" else ".model", __name__), name)
+    raise AttributeError(f"module 'qkdsym.compile' has no attribute {name!r}")

@@ -49,19 +49,25 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
-import sympy as sp
-from scipy.optimize import linprog
-from scipy.special import gammainc, gammaln
+from ..lazy import function, sp
+
+linprog = function("scipy.optimize", "linprog")
+gammainc, gammaln = function("scipy.special", "gammainc"), function("scipy.special", "gammaln")
 
 from ..symbols import symbol
-from .decoy import check_lp_inputs
 
 __all__ = ["T_X", "T_Y", "TE_X", "four_intensity_bounds", "four_intensity_numeric", "lp_bounds_two_user"]
 
-#: vacuum-subtracted observed combinations (see the module docstring)
-T_X = sp.Symbol("T_x", real=True)
-T_Y = sp.Symbol("T_y", real=True)
-TE_X = sp.Symbol("TE_x", real=True)
+@lru_cache(maxsize=None)
+def _observed() -> tuple[Any, Any, Any]:
+    """``T_X, T_Y, TE_X``: the vacuum-subtracted observed combinations (see the module docstring)."""
+    return sp.Symbol("T_x", real=True), sp.Symbol("T_y", real=True), sp.Symbol("TE_x", real=True)
+
+
+def __getattr__(name: str) -> Any:  # T_X, T_Y, TE_X made on first use (the numeric path needs no SymPy)
+    if name in ("T_X", "T_Y", "TE_X"):
+        return _observed()[("T_X", "T_Y", "TE_X").index(name)]
+    raise AttributeError(f"module 'qkdsym.keyrate.mdi_decoy' has no attribute {name!r}")
 
 
 @lru_cache(maxsize=None)
@@ -78,6 +84,7 @@ def four_intensity_bounds() -> dict[str, sp.Expr]:
        ``x^2 (y - x)/y``: solving the equality gives the lower bound;
     4. ``TE_x >= x^2 e11 Y11 >= 0`` gives ``e11 <= TE_x/(x^2 Y11_L)``.
     """
+    T_X, T_Y, TE_X = _observed()
     x, y = symbol("mu_x"), symbol("mu_y")
     a, b = sp.symbols("a b", positive=True)
     Y = {(m, n): sp.Symbol(f"Y_{m}{n}", nonnegative=True) for m in range(4) for n in range(4)}
@@ -102,11 +109,15 @@ def four_intensity_bounds() -> dict[str, sp.Expr]:
     return {"Y11_L": Y11_L, "e11_U": sp.factor(e11_U)}
 
 
-@lru_cache(maxsize=None)
 def _numeric() -> Any:
-    b = four_intensity_bounds()
-    args = (T_X, T_Y, TE_X, symbol("mu_x"), symbol("mu_y"))
-    return sp.lambdify(args, b["Y11_L"], "numpy"), sp.lambdify(args, b["e11_U"], "numpy")
+    from ..fastfn import numpy_functions  # generated code kept on disk: a later process does not derive
+
+    def build() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        b = four_intensity_bounds()
+        return (*_observed(), symbol("mu_x"), symbol("mu_y")), {"Y11_L": b["Y11_L"], "e11_U": b["e11_U"]}
+
+    f = numpy_functions("mdi-four-intensity-bounds", build)
+    return f["Y11_L"], f["e11_U"]
 
 
 def four_intensity_numeric(T_x: Any, T_y: Any, TE_x: Any, mu_x: Any, mu_y: Any) -> tuple[Any, Any]:
@@ -149,6 +160,8 @@ def lp_bounds_two_user(intensities: Sequence[float], gains: Any, error_gains: An
     with ``Y_mn`` in ``[0, 1]``.  ``Y11_L = min Y_11``; ``e11_U = max(e11 Y11)/Y11_L``
     clipped to 1/2 (1/2 where ``Y11_L = 0``).
     """
+    from .decoy import check_lp_inputs
+
     k, Q, EQ = check_lp_inputs(intensities, gains, error_gains, N, two_user=True)
     P, inside = _poisson(k, N)
     rows = np.array([np.outer(P[i], P[j]).ravel() for i in range(k.size) for j in range(k.size)])

@@ -81,19 +81,15 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
-import sympy as sp
-from scipy.optimize import brentq
-from scipy.special import i0 as _scipy_i0
+from ..lazy import function, sp
 
-from ..algebra.state import Branch, State
+brentq = function("scipy.optimize", "brentq")
+
 from ..channel import midpoint_eta, point_to_point_eta
 from ..compile.runtime import gllp_margin
-from ..compile.stable import stabilize
 from ..curves import Curve
 from ..keyrate.bounds import plob
 from ..keyrate.mdi_decoy import four_intensity_bounds, four_intensity_numeric, lp_bounds_two_user
-from ..optics.detectors import ThresholdDetector
-from ..optics.linear import beam_splitter
 from ..optimize import Bound, maximize
 from ..symbols import symbol, validate
 from .rate_protocol import RateProtocol
@@ -115,20 +111,28 @@ T_RANGE = (0.02, 0.98)
 _MODES = ("1e", "1l", "2e", "2l")
 _PSI_MINUS = ((1, 0, 0, 1), (0, 1, 1, 0))
 _PSI_PLUS = ((1, 1, 0, 0), (0, 0, 1, 1))
-_PHI = sp.Symbol("phi", real=True)
+_PHI = None  #: the relative phase (a SymPy symbol, made on first use by _phi())
+
+
+def _phi() -> Any:
+    global _PHI
+    if _PHI is None:
+        _PHI = sp.Symbol("phi", real=True)
+    return _PHI
 
 
 # ------------------------------------------------------------------------------------------ derivation
-def phase_average(expr: sp.Expr, phi: sp.Symbol = _PHI) -> sp.Expr:
+def phase_average(expr: sp.Expr, phi: sp.Symbol | None = None) -> sp.Expr:
     """Average ``sum_j c_j exp(A_j + C_j e^{i phi} + D_j e^{-i phi})`` over ``phi`` in ``[0, 2 pi)``.
 
     The constant term of ``exp(C u + D/u)``, ``u = e^{i phi}``, is
     ``sum_n (C D)^n/(n!)^2``, summed by SymPy to a modified Bessel function:
 
     >>> C = sp.Symbol("C", positive=True)
-    >>> phase_average(sp.exp(C * sp.exp(sp.I * _PHI) + C * sp.exp(-sp.I * _PHI)))
+    >>> phase_average(sp.exp(C * sp.exp(sp.I * _phi()) + C * sp.exp(-sp.I * _phi())))
     besseli(0, 2*C)
     """
+    phi = _phi() if phi is None else phi
     w = sp.Dummy("w")
     n = sp.Symbol("n", integer=True, nonnegative=True)
     s = sp.Dummy("s", positive=True)
@@ -168,9 +172,13 @@ def _is_error(basis: str, event: str, bit_a: int, bit_b: int) -> bool:
 @lru_cache(maxsize=None)
 def _click_probabilities(basis: str, bit_a: int, bit_b: int, event: str) -> sp.Expr:
     """Phase-averaged probability of ``event`` for the given bits (engine + :func:`phase_average`)."""
+    from ..algebra.state import Branch, State
+    from ..optics.detectors import ThresholdDetector
+    from ..optics.linear import beam_splitter
+
     a, b, eta, p_d = symbol("mu_a"), symbol("mu_b"), symbol("eta"), symbol("p_d")
     Ae, Al = _amplitudes(basis, bit_a, sp.sqrt(a))
-    Be, Bl = _amplitudes(basis, bit_b, sp.sqrt(b) * sp.exp(sp.I * _PHI))
+    Be, Bl = _amplitudes(basis, bit_b, sp.sqrt(b) * sp.exp(sp.I * _phi()))
     st = State.coherent_superposition([Branch(1, {}, {"Ae": Ae, "Al": Al, "Be": Be, "Bl": Bl})],
                                       modes=("Ae", "Al", "Be", "Bl"))
     for m in ("Ae", "Al", "Be", "Bl"):
@@ -226,7 +234,8 @@ def derive_single_photon(bsm: str = "psi-") -> dict[str, sp.Expr]:
 
 
 # --------------------------------------------------------------------------------- stable numerics
-_I0M1 = sp.Function("I0M1")   # I0(z) - 1
+def _I0M1(z: Any) -> Any:   # I0(z) - 1, a SymPy function printed as I0M1 (see _i0m1 for its numbers)
+    return sp.Function("I0M1")(z)
 
 
 def _i0m1(z: Any) -> Any:
@@ -236,11 +245,13 @@ def _i0m1(z: Any) -> Any:
     series = np.zeros_like(q)
     for k in range(14, 0, -1):
         series = q / (k * k) * (1.0 + series)
-    return np.where(z < 2.0, series, _scipy_i0(np.minimum(z, 700.0)) - 1.0)
+    return np.where(z < 2.0, series, np.i0(np.minimum(z, 700.0)) - 1.0)   # NumPy's Cephes I0 (= SciPy's to 4e-16)
 
 
 def _stable_expr(expr: sp.Expr) -> sp.Expr:
     """``expr`` with ``I0 = 1 + I0M1`` and the exponentials rewritten cancellation-free in ``eta``."""
+    from ..compile.stable import stabilize
+
     e = expr.replace(lambda t: isinstance(t, sp.besseli) and t.args[0] == 0, lambda t: 1 + _I0M1(t.args[1]))
     return stabilize(sp.expand(e), ("eta",))
 
