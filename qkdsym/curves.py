@@ -46,6 +46,7 @@ from .keyrate.bounds import plob
 from .optimize import Bound, maximize
 from .progress import Progress
 from .symbols import validate
+from .validation import scalar
 
 __all__ = ["Curve", "sweep", "compare", "compare_curves", "chunked", "RateProblem", "DEFAULTS"]
 
@@ -64,9 +65,7 @@ class RateProblem:
         self.protocol = proto.name
         self.model = compile_protocol(proto.name, scenario)
         params = self.model.parameters
-        validate("beta", float(beta))
-        validate("eta_d", float(eta_d))
-        self.beta, self.eta_d = float(beta), float(eta_d)
+        self.beta, self.eta_d = scalar("beta", beta), scalar("eta_d", eta_d)
         given = {k: v for k, v in fixed.items() if v is not None}
         self.free = {k: Bound(*v) for k, v in proto.free.items() if k in params and k not in given}
         extra = set(given) - set(params)
@@ -77,9 +76,7 @@ class RateProblem:
         for k in params:
             if k == "eta" or k in self.free:
                 continue
-            v = float(given.get(k, DEFAULTS.get(k, 0.0)))
-            validate(k, v)
-            self.fixed[k] = v
+            self.fixed[k] = scalar(k, given.get(k, DEFAULTS.get(k, 0.0)))
 
     @property
     def settings(self) -> dict[str, float]:
@@ -401,6 +398,10 @@ def compare(protocols: Sequence[str], distance_km: Any, *, at: Sequence[float] =
     return result
 
 
+#: fewest grid points on which :func:`compare_curves` looks for sign changes (crossings, key ends)
+_MIN_GRID = 33
+
+
 def _bisect_edge(has_key: Any, a: float, b: float, tol: float = 1e-6) -> float:
     """The distance in ``[a, b]`` where ``has_key`` turns from True (at a) to False (at b), to ``tol`` km."""
     while b - a > tol:
@@ -418,8 +419,17 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
     at that distance); a maximum distance is where the optimised rate stops being
     positive, found by bisection to 1e-6 km.
     """
+    at = [float(x) for x in at]
+    for x in at:  # before any sweep: a bad --at is refused at once
+        if not (math.isfinite(x) and x >= 0):
+            raise ValueError(f"--at: distance {x!r} km is outside the allowed range [0, inf)")
     L = _distances(distance_km)
     curves = {n: chunked(f, L, label=f"{n} curve", progress=progress) for n, f in curves_of.items()}
+    # sign changes are looked for on at least _MIN_GRID points: a coarse grid (0,600) would miss crossings
+    grid = L if len(L) >= _MIN_GRID or L[0] == L[-1] else np.unique(np.concatenate(
+        [L, np.linspace(L[0], L[-1], _MIN_GRID)]))
+    fine = curves if grid is L else {n: chunked(f, grid, label=f"{n} crossings", progress=progress)
+                                     for n, f in curves_of.items()}
     bar = Progress(len(curves) + len(curves) * (len(curves) - 1) // 2, "crossings and maximum distances",
                    enabled=progress)
 
@@ -428,45 +438,52 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
 
     result: dict[str, Any] = {"distance_km": [float(L[0]), float(L[-1])], "max_distance_km": {},
                               "plob_crossings_km": {}, "crossings": [], "ratios": []}
-    for n, c in curves.items():
+    for n, c in fine.items():
         pos = np.nonzero(c.R > 0)[0]
         if c.R[-1] > 0:
             result["max_distance_km"][n] = None
-        elif pos.size == 0:
-            result["max_distance_km"][n] = 0.0
+        elif pos.size == 0:  # no key on the grid: the key may end below its first distance
+            has_key = (lambda x, n=n: rate(n)(x) > 0)
+            result["max_distance_km"][n] = (_bisect_edge(has_key, 0.0, float(grid[0]))
+                                            if grid[0] > 0 and has_key(0.0) else 0.0)
         else:
             i = int(pos[-1])
-            result["max_distance_km"][n] = _bisect_edge(lambda x, n=n: rate(n)(x) > 0, float(L[i]), float(L[i + 1]))
-        ratio = np.log(np.where(c.R > 0, c.R, np.nan)) - np.log(c.PLOB)
+            result["max_distance_km"][n] = _bisect_edge(lambda x, n=n: rate(n)(x) > 0, float(grid[i]),
+                                                        float(grid[i + 1]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(np.where(c.R > 0, c.R, np.nan)) - np.log(c.PLOB)
 
         def g(x: float, n: str = n) -> float:
             r = rate(n)(x)
             return math.log(r) - math.log(float(plob(point_to_point_eta(x, c.settings.get("beta", 0.2))))) \
                 if r > 0 else float("nan")
-        result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(L, ratio)]}
+        result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(grid, ratio)]}
         bar.update(1)
     names = list(curves)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            ratio = np.log(np.where(curves[a].R > 0, curves[a].R, np.nan)) - np.log(
-                np.where(curves[b].R > 0, curves[b].R, np.nan))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.log(np.where(fine[a].R > 0, fine[a].R, np.nan)) - np.log(
+                    np.where(fine[b].R > 0, fine[b].R, np.nan))
 
             def h(x: float, a: str = a, b: str = b) -> float:
                 ra, rb = rate(a)(x), rate(b)(x)
                 return math.log(ra) - math.log(rb) if ra > 0 and rb > 0 else float("nan")
-            for lo, hi in _brackets(L, ratio):
+            for lo, hi in _brackets(grid, ratio):
                 x = _root(h, lo, hi)
                 above = a if rate(a)(min(hi, x + 1e-3)) > rate(b)(min(hi, x + 1e-3)) else b
                 result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
             bar.update(1)
     for x in at:
-        validate("L", float(x))
-        rates = {n: rate(n)(float(x)) for n in names}
+        rates = {n: rate(n)(x) for n in names}
         last = rates[names[-1]]
-        result["ratios"].append({"distance_km": float(x), "R": rates,
+        to_plob = {}
+        for n, r in rates.items():  # PLOB is 0 in double precision far away (1e6 km) and inf at 0 km
+            b = float(plob(point_to_point_eta(x, curves[n].settings.get("beta", 0.2))))
+            to_plob[n] = r / b if 0 < b < math.inf else None
+        result["ratios"].append({"distance_km": x, "R": rates,
                                  "ratio_to_" + names[-1]: rates[names[0]] / last if last > 0 else None,
-                                 "ratio_to_PLOB": {n: r / float(plob(point_to_point_eta(
-                                     float(x), curves[n].settings.get("beta", 0.2)))) for n, r in rates.items()}})
+                                 "ratio_to_PLOB": to_plob})
     bar.close()
     result["curves"] = curves
     return result
