@@ -448,7 +448,7 @@ def _cmd_export(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     out = check_suffix(check_output_path(args.out, "export"), suffix, f"export --to {args.to}")
     if args.to == "c":
         header = Path(out).with_suffix(".h")
-        if header.exists() and not header.read_text(errors="replace").startswith("/* qkdsym"):
+        if header.exists() and "exported by qkdsym" not in header.read_text(errors="replace")[:400]:
             raise UsageError(f"{header} exists and was not written by qkdsym; move it or name another .c file")
     for f in export(proto, args.to, out, **_given(args, proto)):
         print(f"wrote {f}")

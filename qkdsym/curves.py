@@ -266,24 +266,72 @@ def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], et
     t0 = time.perf_counter()
     L = _distances(distance_km)
     prob = RateProblem(protocol, beta=beta, eta_d=eta_d, scenario=scenario, **fixed)
-    best = {k: np.empty_like(L) for k in prob.free}
-    value = np.empty_like(L)
+    best = {k: np.full_like(L, np.nan) for k in prob.free}
+    value = np.zeros_like(L)
+    ok = np.ones(L.shape, dtype=bool)  # False: beyond double precision (R = 0 there, see _beyond_double)
     with Progress(len(L), f"{prob.protocol} curve", enabled=progress) as bar:
         for i in range(0, len(L), chunk):
-            b, v = prob.solve(L[i:i + chunk])
-            value[i:i + chunk] = v
-            for k in best:
-                best[k][i:i + chunk] = b[k]
-            bar.update(len(L[i:i + chunk]))
-    R = np.maximum(value, 0.0)
+            part = slice(i, min(i + chunk, len(L)))
+            try:
+                b, v = prob.solve(L[part])
+            except ValueError as exc:
+                if "underflow" not in str(exc):
+                    raise
+                for j in range(part.start, part.stop):  # point by point: which distances are out of range
+                    try:
+                        b1, v1 = prob.solve(L[j:j + 1])
+                    except ValueError as exc1:
+                        if "underflow" not in str(exc1):
+                            raise
+                        ok[j] = False
+                        continue
+                    value[j] = v1[0]
+                    for k in best:
+                        best[k][j] = b1[k][0]
+            else:
+                value[part] = v
+                for k in best:
+                    best[k][part] = b[k]
+            bar.update(part.stop - part.start)
+    if not ok.all():
+        _beyond_double(prob, float(L[~ok].min()))
+    R = np.where(ok, np.maximum(value, 0.0), 0.0)
     eta = midpoint_eta(L, prob.beta, prob.eta_d)
     at_opt = {k: np.where(R > 0, v, np.nan) for k, v in best.items()}
-    obs = prob.model.observables(eta=eta, **prob.fixed, **{k: v for k, v in best.items()})
-    obs = {k: np.where(R > 0, np.broadcast_to(v, L.shape), np.nan) if best else np.broadcast_to(v, L.shape)
-           for k, v in obs.items()}
+    obs = {k: np.full(L.shape, np.nan) for k in prob.model.outputs}
+    if ok.any():
+        o = prob.model.observables(eta=eta[ok], **prob.fixed, **{k: v[ok] for k, v in best.items()})
+        for k, v in o.items():
+            obs[k][ok] = np.broadcast_to(v, (int(ok.sum()),))
+    obs = {k: np.where(R > 0, v, np.nan) if best else v for k, v in obs.items()}
     return Curve(prob.protocol, prob.model.scenario, L, R, at_opt, obs,
                  plob(point_to_point_eta(L, prob.beta)), plob(point_to_point_eta(L, prob.beta, prob.eta_d)),
                  prob.settings, time.perf_counter() - t0)
+
+
+def _beyond_double(prob: RateProblem, L_bad: float) -> None:
+    """Distances from ``L_bad`` on are outside the compiled model's double-precision range.  The optimised
+    rate does not rise with distance, so R = 0 there when it is 0 at the last distance the model takes
+    (found by bisection); otherwise ValueError saying up to which distance the curve can be computed."""
+    def fine(x: float) -> bool:
+        try:
+            prob.solve(np.array([x]))
+        except ValueError as exc:
+            if "underflow" not in str(exc):
+                raise
+            return False
+        return True
+
+    a, b = 0.0, L_bad
+    if not fine(a):
+        raise ValueError(f"{prob.protocol}: these settings are outside double precision even at 0 km "
+                         "(a parameter below about 1e-150); use larger values or 0")
+    while b - a > 1e-9 * max(b, 1.0):
+        m = 0.5 * (a + b)
+        a, b = (m, b) if fine(m) else (a, m)
+    if prob.rate(a) > 0:
+        raise ValueError(f"{prob.protocol}: the key rate is still positive at {a:.6g} km, where double precision "
+                         f"ends for these settings; choose distances up to {a:.6g} km")
 
 
 def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = True, chunk: int = 32) -> Curve:
@@ -294,11 +342,46 @@ def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = Tru
     """
     L = _distances(distance_km)
     parts = []
+    limit = sweep_limit_s()
     with Progress(len(L), label, enabled=progress) as bar:
         for i in range(0, len(L), chunk):
+            t_chunk = time.perf_counter()
             parts.append(curve_of(L[i:i + chunk]))
             bar.update(len(L[i:i + chunk]))
+            if i == chunk and len(L) > 2 * chunk:  # the cost estimate, from the second chunk (the first one
+                now = time.perf_counter()           # may compile), before the long part
+                spent = now - t_chunk
+                estimate = now - bar.start + spent * (len(L) - 2 * chunk) / chunk
+                if estimate > limit:
+                    raise ValueError(f"{label}: {len(L)} distances would take about {_duration(estimate)} "
+                                     f"({spent:.2g} s per {chunk}), over the limit of {_duration(limit)}; "
+                                     f"use fewer distances (a larger STEP) or raise QKDSYM_SWEEP_LIMIT_S")
+                if progress and estimate > 10:
+                    bar.stream.write(f"{label}: {len(L)} distances, about {_duration(estimate)}\n")
     return Curve.concat(parts)
+
+
+def sweep_limit_s() -> float:
+    """The longest sweep :func:`chunked` starts (seconds, estimated from its first chunk): the environment
+    variable ``QKDSYM_SWEEP_LIMIT_S``, default 1800 (30 min)."""
+    import os
+
+    text = os.environ.get("QKDSYM_SWEEP_LIMIT_S", "1800")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"QKDSYM_SWEEP_LIMIT_S = {text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ValueError(f"QKDSYM_SWEEP_LIMIT_S = {text!r} must be positive")
+    return value
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _distances(distance_km: Any) -> np.ndarray:

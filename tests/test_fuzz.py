@@ -385,3 +385,114 @@ def test_fuzz_finite_key_below_asymptote(name):
         assert 0 <= fin["R"] <= asym["R"] * (1 + 1e-9) + 1e-300, (L, N, fin["R"], asym["R"])
 
     inner()
+
+
+# ---------------------------------------------------------------------- output files (issue 13, item 4)
+def test_outputs_checked_before_work(tmp_path):
+    """Identical outputs, a bad plot format and a missing folder are refused before any file is written."""
+    same = tmp_path / "same.png"
+    for argv in (["curve", "ecs-diqkd", "--distance", "0,10", "--csv", str(same), "--plot", str(same)],
+                 ["curve", "ecs-diqkd", "--distance", "0,10", "--csv", str(tmp_path / "a.csv"), "--plot",
+                  str(tmp_path / "a.bmp")],
+                 ["curve", "ecs-diqkd", "--distance", "0,10", "--csv", str(tmp_path / "no" / "a.csv")],
+                 ["curve", "ecs-diqkd", "--distance", "0,10", "--csv", ""],
+                 ["curve", "ecs-diqkd", "--distance", "0,10", "--csv", str(tmp_path)]):
+        code, out, err = run(argv + ["--quiet"])
+        check_exit(argv, code, out, err, ok=(2,))
+        assert list(tmp_path.iterdir()) == [], (argv, list(tmp_path.iterdir()))
+
+
+def test_export_c_keeps_a_foreign_header(tmp_path):
+    header = tmp_path / "mylib.h"
+    header.write_text("/* my own header */\n")
+    argv = ["export", "ecs-diqkd", "--to", "c", str(tmp_path / "mylib.c")]
+    code, out, err = run(argv)
+    check_exit(argv, code, out, err, ok=(2,))
+    assert header.read_text() == "/* my own header */\n" and not (tmp_path / "mylib.c").exists()
+    argv = ["export", "ecs-diqkd", "--to", "c", str(tmp_path / "notes.json")]
+    code, out, err = run(argv)
+    check_exit(argv, code, out, err, ok=(2,))
+    # a header qkdsym wrote is replaced (named outputs are replaced, as documented)
+    argv = ["export", "ecs-diqkd", "--to", "c", str(tmp_path / "ok.c")]
+    assert run(argv)[0] == 0 and run(argv)[0] == 0
+
+
+class _Interrupt:
+    """A reproduction that writes part of its folder, then is interrupted (Ctrl-C) or fails."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __call__(self, out, qutip=True):
+        d = Path(out) / "fake-paper"
+        d.mkdir(parents=True)
+        (d / "figure.png").write_bytes(b"half")
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc, code", [(KeyboardInterrupt(), 130), (OSError("disk full"), 2)])
+def test_reproduce_interrupted_leaves_old_results(tmp_path, monkeypatch, exc, code):
+    from qkdsym import reproductions
+
+    out = tmp_path / "results"
+    old = out / "fake-paper"
+    old.mkdir(parents=True)
+    (old / "report.md").write_text("complete older run\n")
+    monkeypatch.setitem(reproductions.REPRODUCTIONS, "fake-paper", _Interrupt(exc))
+    argv = ["reproduce", "fake-paper", "--out", str(out)]
+    got, o, err = run(argv)
+    assert got == code and len(err.splitlines()) == 1 and "Traceback" not in err, (got, err)
+    if code == 130:
+        assert err.strip() == "qkdsym: interrupted"
+    # the older, complete results are untouched; no partial folder is left behind
+    assert sorted(p.name for p in out.iterdir()) == ["fake-paper"]
+    assert sorted(p.name for p in old.iterdir()) == ["report.md"]
+
+
+def test_interrupt_anywhere_is_one_line_130(monkeypatch):
+    from qkdsym import contract as c
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(c, "evaluate", boom)
+    code, out, err = run(["eval", "ecs-diqkd", "--L", "10"])
+    assert code == 130 and err == "qkdsym: interrupted\n" and out == ""
+
+
+def test_api_refuses_with_the_parameter_name():
+    import numpy as np
+
+    from qkdsym.compile import compile_protocol
+
+    for bad in ("abc", None, [0.1, 0.2], 0.1 + 1j, float("nan")):
+        with pytest.raises(ValueError, match=r"\bmu\b"):  # None: "needs mu"
+            contract.evaluate("ecs-diqkd", L=10, mu=bad) if bad is not None else contract.evaluate(
+                "ecs-diqkd", eta=0.5, mu=bad)
+    assert contract.evaluate("tf-qkd", L=10, M=np.int64(4))["settings"]["M"] == 4
+    m = compile_protocol("ecs-diqkd")
+    with pytest.raises(ValueError, match="'mu'"):
+        m.rate(mu=np.array([0.1 + 1j]), eta=0.5, p_d=0.0, e_d=0.0)
+    with pytest.raises(ValueError, match="mu .*eta"):
+        m.rate(mu=np.full(3, 0.1), eta=np.full(2, 0.5), p_d=0.0, e_d=0.0)
+    for dps in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="dps"):
+            compile_protocol("ecs-diqkd", backend="mpmath", dps=dps)
+    x = m.observables(mu=np.logspace(-6, 1, 2000), eta=np.logspace(-12, 0, 2000), p_d=1e-3, e_d=0.5)
+    assert np.all((x["e_zz"] >= 0) & (x["e_zz"] <= 0.5))
+
+
+def test_compare_max_distance_below_the_grid_and_coarse_crossings():
+    res = contract.compare(["ecs-diqkd", "bell-diqkd"], [530.0, 600.0], at=[1e6])
+    assert res["max_distance_km"]["ecs-diqkd"] == pytest.approx(460.407, abs=0.01)
+    assert res["max_distance_km"]["bell-diqkd"] == pytest.approx(521.351, abs=0.01)
+    assert res["ratios"][0]["ratio_to_PLOB"] == {"ecs-diqkd": None, "bell-diqkd": None}
+    coarse = contract.compare(["ecs-diqkd", "bell-diqkd"], [0.0, 600.0])
+    assert coarse["plob_crossings_km"]["ecs-diqkd"]["PLOB"] == [pytest.approx(145.549, abs=0.01)]
+    assert [c["distance_km"] for c in coarse["crossings"]] == [pytest.approx(78.124, abs=0.01)]
+
+
+def test_curve_is_zero_beyond_double_precision():
+    c = contract.curve("bell-diqkd", [0.0, 1000.0, 20000.0])
+    assert c.R[0] > 0 and list(c.R[1:]) == [0.0, 0.0]
+    with pytest.raises(ValueError, match="still positive"):  # no dark counts: a key to 1e-150 and beyond
+        contract.curve("bell-diqkd", [20000.0], p_d=0.0)
