@@ -504,8 +504,10 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
     """
     at = [float(x) for x in at]
     for x in at:  # before any sweep: a bad --at is refused at once
-        if not (math.isfinite(x) and x >= 0):
-            raise ValueError(f"--at: distance {x!r} km is outside the allowed range [0, inf)")
+        try:
+            validate("L", x)
+        except ValueError as exc:
+            raise ValueError(f"--at: {exc}") from None
     L = _distances(distance_km)
     curves = {n: chunked(f, L, label=f"{n} curve", progress=progress) for n, f in curves_of.items()}
     # sign changes are looked for on at least _MIN_GRID points: a coarse grid (0,600) would miss crossings
