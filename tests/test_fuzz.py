@@ -16,7 +16,8 @@ runs ``qkdsym.cli.main(argv)`` in-process and checks:
 CI runs a bounded, derandomized number of examples (``HYPOTHESIS_PROFILE=fuzz``,
 the default here, < 60 s on one core).  Long local runs::
 
-    HYPOTHESIS_PROFILE=fuzz-long python -m pytest tests/test_fuzz.py -q -s
+    HYPOTHESIS_PROFILE=fuzz-long python -m pytest tests/test_fuzz.py -q -s   # 25x the CI examples
+    HYPOTHESIS_PROFILE=fuzz-long QKDSYM_FUZZ_SCALE=5 python -m pytest tests/test_fuzz.py -k compare
 
 The number of examples run per protocol and command is printed at the end (``-s``)
 and written to ``.pytest_cache/fuzz_counts.json``.
@@ -57,7 +58,7 @@ _SLOW_DERIVE = {"mdi-decoy", "async-mdi"}
 
 def _n(ci: int, name: str = "") -> int:
     """Examples per test: ``ci`` in CI (fewer for heavy protocols), 25x more in the long profile."""
-    return ci * 25 if _LONG else max(2, ci // _HEAVY.get(name, 1))
+    return ci * int(os.environ.get("QKDSYM_FUZZ_SCALE", "25")) if _LONG else max(2, ci // _HEAVY.get(name, 1))
 
 
 NAMES = contract.protocol_names()
