@@ -84,9 +84,11 @@ def _range(text: str) -> list[float]:
                 raise argparse.ArgumentTypeError(f"distance range {text!r} has a non-finite number")
             if step <= 0 or stop < start:
                 raise argparse.ArgumentTypeError(f"distance range {text!r} needs STEP > 0 and STOP >= START")
-            n = math.floor((stop - start) / step + 1e-9) + 1
-            if n > 1_000_000:
-                raise argparse.ArgumentTypeError(f"distance range {text!r} has {n:.4g} points; the limit is 1000000")
+            span = (stop - start) / step + 1e-9  # inf when STEP is subnormal
+            if not math.isfinite(span) or span + 1 > 1_000_000:
+                raise argparse.ArgumentTypeError(f"distance range {text!r} has {span + 1:.4g} points; "
+                                                 "the limit is 1000000")
+            n = math.floor(span) + 1
             return [start + i * step for i in range(int(n))]
         values = [float(x) for x in text.split(",") if x.strip()]
         if not values:
@@ -271,8 +273,12 @@ def _compare_options(q: argparse.ArgumentParser, protos: Sequence[Any]) -> None:
     for proto in protos:
         for v in proto.variants:
             variants.setdefault(v.name, v)
-    for name, v in variants.items():
-        q.add_argument(v.cli_flag, *v.aliases, dest=name, default=None, help=v.help)
+    taken = set(q._option_string_actions)
+    for name, v in variants.items():  # an alias another protocol uses as its flag (--scenario) is left out
+        flags = [f for f in (v.cli_flag, *v.aliases) if f not in taken]
+        taken.update(flags)
+        if flags:
+            q.add_argument(*flags, dest=name, default=None, help=v.help)
     q.add_argument("--params", default=None, metavar="NAME|FILE", help="parameter set (a name or TOML/JSON file)")
     if not any(p.name == "F" for pr in protos for p in pr.params):
         q.add_argument("--clock", type=_float, default=None, metavar="HZ", help="clock rate [Hz]")
@@ -466,7 +472,7 @@ def _cmd_export(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     out = check_suffix(check_output_path(args.out, "export"), suffix, f"export --to {args.to}")
     if args.to == "c":
         header = Path(out).with_suffix(".h")
-        if header.exists() and not header.read_text(errors="replace").startswith("/* qkdsym"):
+        if header.exists() and "exported by qkdsym" not in header.read_text(errors="replace")[:400]:
             raise UsageError(f"{header} exists and was not written by qkdsym; move it or name another .c file")
     for f in export(proto, args.to, out, **_given(args, proto)):
         print(f"wrote {f}")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .symbols import PARAMS, Parameter, validate
+from .validation import scalar
 
 if TYPE_CHECKING:  # pragma: no cover
     from .curves import Curve
@@ -373,8 +374,7 @@ class Settings:
             v = values[p.name]
             if v is None:
                 continue
-            validate(p.name, v)
-            values[p.name] = int(v) if p.spec.integer else float(v)
+            values[p.name] = scalar(p.name, v)  # one real number in the domain, or a ValueError naming it
         return cls(proto.name, values, choices, sources, set_name)
 
     def missing(self, proto: Protocol, *, free: bool) -> list[Param]:
@@ -588,11 +588,10 @@ def _point(proto: Protocol, L: Any, eta: Any, values: Mapping[str, Any]) -> dict
     if (L is None) == (eta is None):
         raise ValueError(f"{proto.name} needs exactly one of L (distance in km) and eta (transmittance)")
     if eta is not None:
-        validate("eta", eta)
-        return {"eta": float(eta)}
-    validate("L", L)
+        return {"eta": scalar("eta", eta)}
+    L = scalar("L", L)
     f = midpoint_eta if proto.geometry == "midpoint" else point_to_point_eta
-    return {"L": float(L), "eta": float(f(float(L), values.get("beta", 0.2), values.get("eta_d", 1.0)))}
+    return {"L": L, "eta": float(f(L, values.get("beta", 0.2), values.get("eta_d", 1.0)))}
 
 
 def _finite_dict(out: Mapping[str, Any], proto: Protocol) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from .optimize import Bound, maximize
 from .lazy import function
 from .progress import Progress
 from .symbols import validate
+from .validation import scalar
 
 brentq = function("scipy.optimize", "brentq")
 
@@ -67,9 +68,7 @@ class RateProblem:
         self.protocol = proto.name
         self.model = compile_protocol(proto.name, scenario)
         params = self.model.parameters
-        validate("beta", float(beta))
-        validate("eta_d", float(eta_d))
-        self.beta, self.eta_d = float(beta), float(eta_d)
+        self.beta, self.eta_d = scalar("beta", beta), scalar("eta_d", eta_d)
         given = {k: v for k, v in fixed.items() if v is not None}
         self.free = {k: Bound(*v) for k, v in proto.free.items() if k in params and k not in given}
         extra = set(given) - set(params)
@@ -80,9 +79,7 @@ class RateProblem:
         for k in params:
             if k == "eta" or k in self.free:
                 continue
-            v = float(given.get(k, DEFAULTS.get(k, 0.0)))
-            validate(k, v)
-            self.fixed[k] = v
+            self.fixed[k] = scalar(k, given.get(k, DEFAULTS.get(k, 0.0)))
 
     @property
     def settings(self) -> dict[str, float]:
@@ -285,29 +282,77 @@ def sweep(protocol: str, distance_km: Any, *, beta: float = DEFAULTS["beta"], et
     t0 = time.perf_counter()
     L = _distances(distance_km)
     prob = RateProblem(protocol, beta=beta, eta_d=eta_d, scenario=scenario, **fixed)
-    best = {k: np.empty_like(L) for k in prob.free}
+    best = {k: np.full_like(L, np.nan) for k in prob.free}
     at_bound = {k: np.zeros(L.shape, dtype=bool) for k in prob.free}
-    value = np.empty_like(L)
+    value = np.zeros_like(L)
+    ok = np.ones(L.shape, dtype=bool)  # False: beyond double precision (R = 0 there, see _beyond_double)
     with Progress(len(L), f"{prob.protocol} curve", enabled=progress) as bar:
         for i in range(0, len(L), chunk):
+            part = slice(i, min(i + chunk, len(L)))
             info: dict[str, Any] = {}
-            b, v = prob.solve(L[i:i + chunk], info=info)
-            value[i:i + chunk] = v
-            for k in best:
-                best[k][i:i + chunk] = b[k]
-                at_bound[k][i:i + chunk] = info.get("at_bound", {}).get(k, False)
-            bar.update(len(L[i:i + chunk]))
-    R = np.maximum(value, 0.0)
+            try:
+                b, v = prob.solve(L[part], info=info)
+            except ValueError as exc:
+                if "underflow" not in str(exc):
+                    raise
+                for j in range(part.start, part.stop):  # point by point: which distances are out of range
+                    try:
+                        b1, v1 = prob.solve(L[j:j + 1])
+                    except ValueError as exc1:
+                        if "underflow" not in str(exc1):
+                            raise
+                        ok[j] = False
+                        continue
+                    value[j] = v1[0]
+                    for k in best:
+                        best[k][j] = b1[k][0]
+            else:
+                value[part] = v
+                for k in best:
+                    best[k][part] = b[k]
+                    at_bound[k][part] = info.get("at_bound", {}).get(k, False)
+            bar.update(part.stop - part.start)
+    if not ok.all():
+        _beyond_double(prob, float(L[~ok].min()))
+    R = np.where(ok, np.maximum(value, 0.0), 0.0)
     eta = midpoint_eta(L, prob.beta, prob.eta_d)
     at_opt = {k: np.where(R > 0, v, np.nan) for k, v in best.items()}
-    obs = prob.model.observables(eta=eta, **prob.fixed, **{k: v for k, v in best.items()})
-    obs = {k: np.where(R > 0, np.broadcast_to(v, L.shape), np.nan) if best else np.broadcast_to(v, L.shape)
-           for k, v in obs.items()}
+    obs = {k: np.full(L.shape, np.nan) for k in prob.model.outputs}
+    if ok.any():
+        o = prob.model.observables(eta=eta[ok], **prob.fixed, **{k: v[ok] for k, v in best.items()})
+        for k, v in o.items():
+            obs[k][ok] = np.broadcast_to(v, (int(ok.sum()),))
+    obs = {k: np.where(R > 0, v, np.nan) if best else v for k, v in obs.items()}
     curve = Curve(prob.protocol, prob.model.scenario, L, R, at_opt, obs,
                   plob(point_to_point_eta(L, prob.beta)), plob(point_to_point_eta(L, prob.beta, prob.eta_d)),
                   prob.settings, time.perf_counter() - t0)
     curve.extras["at_bound"] = {k: v & (R > 0) for k, v in at_bound.items()}   # optimum still on a search bound
     return curve
+
+
+def _beyond_double(prob: RateProblem, L_bad: float) -> None:
+    """Distances from ``L_bad`` on are outside the compiled model's double-precision range.  The optimised
+    rate does not rise with distance, so R = 0 there when it is 0 at the last distance the model takes
+    (found by bisection); otherwise ValueError saying up to which distance the curve can be computed."""
+    def fine(x: float) -> bool:
+        try:
+            prob.solve(np.array([x]))
+        except ValueError as exc:
+            if "underflow" not in str(exc):
+                raise
+            return False
+        return True
+
+    a, b = 0.0, L_bad
+    if not fine(a):
+        raise ValueError(f"{prob.protocol}: these settings are outside double precision even at 0 km "
+                         "(a parameter below about 1e-150); use larger values or 0")
+    while b - a > 1e-9 * max(b, 1.0):
+        m = 0.5 * (a + b)
+        a, b = (m, b) if fine(m) else (a, m)
+    if prob.rate(a) > 0:
+        raise ValueError(f"{prob.protocol}: the key rate is still positive at {a:.6g} km, where double precision "
+                         f"ends for these settings; choose distances up to {a:.6g} km")
 
 
 def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = True, chunk: int = 32) -> Curve:
@@ -318,11 +363,46 @@ def chunked(curve_of: Any, distance_km: Any, *, label: str, progress: bool = Tru
     """
     L = _distances(distance_km)
     parts = []
+    limit = sweep_limit_s()
     with Progress(len(L), label, enabled=progress) as bar:
         for i in range(0, len(L), chunk):
+            t_chunk = time.perf_counter()
             parts.append(curve_of(L[i:i + chunk]))
             bar.update(len(L[i:i + chunk]))
+            if i == chunk and len(L) > 2 * chunk:  # the cost estimate, from the second chunk (the first one
+                now = time.perf_counter()           # may compile), before the long part
+                spent = now - t_chunk
+                estimate = now - bar.start + spent * (len(L) - 2 * chunk) / chunk
+                if estimate > limit:
+                    raise ValueError(f"{label}: {len(L)} distances would take about {_duration(estimate)} "
+                                     f"({spent:.2g} s per {chunk}), over the limit of {_duration(limit)}; "
+                                     f"use fewer distances (a larger STEP) or raise QKDSYM_SWEEP_LIMIT_S")
+                if progress and estimate > 10:
+                    bar.stream.write(f"{label}: {len(L)} distances, about {_duration(estimate)}\n")
     return Curve.concat(parts)
+
+
+def sweep_limit_s() -> float:
+    """The longest sweep :func:`chunked` starts (seconds, estimated from its first chunk): the environment
+    variable ``QKDSYM_SWEEP_LIMIT_S``, default 1800 (30 min)."""
+    import os
+
+    text = os.environ.get("QKDSYM_SWEEP_LIMIT_S", "1800")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"QKDSYM_SWEEP_LIMIT_S = {text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ValueError(f"QKDSYM_SWEEP_LIMIT_S = {text!r} must be positive")
+    return value
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _distances(distance_km: Any) -> np.ndarray:
@@ -422,6 +502,10 @@ def compare(protocols: Sequence[str], distance_km: Any, *, at: Sequence[float] =
     return result
 
 
+#: fewest grid points on which :func:`compare_curves` looks for sign changes (crossings, key ends)
+_MIN_GRID = 33
+
+
 def _bisect_edge(has_key: Any, a: float, b: float, tol: float = 1e-6) -> float:
     """The distance in ``[a, b]`` where ``has_key`` turns from True (at a) to False (at b), to ``tol`` km."""
     while b - a > tol:
@@ -439,8 +523,19 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
     at that distance); a maximum distance is where the optimised rate stops being
     positive, found by bisection to 1e-6 km.
     """
+    at = [float(x) for x in at]
+    for x in at:  # before any sweep: a bad --at is refused at once
+        try:
+            validate("L", x)
+        except ValueError as exc:
+            raise ValueError(f"--at: {exc}") from None
     L = _distances(distance_km)
     curves = {n: chunked(f, L, label=f"{n} curve", progress=progress) for n, f in curves_of.items()}
+    # sign changes are looked for on at least _MIN_GRID points: a coarse grid (0,600) would miss crossings
+    grid = L if len(L) >= _MIN_GRID or L[0] == L[-1] else np.unique(np.concatenate(
+        [L, np.linspace(L[0], L[-1], _MIN_GRID)]))
+    fine = curves if grid is L else {n: chunked(f, grid, label=f"{n} crossings", progress=progress)
+                                     for n, f in curves_of.items()}
     bar = Progress(len(curves) + len(curves) * (len(curves) - 1) // 2, "crossings and maximum distances",
                    enabled=progress)
 
@@ -449,45 +544,52 @@ def compare_curves(curves_of: Mapping[str, Any], distance_km: Any, *, at: Sequen
 
     result: dict[str, Any] = {"distance_km": [float(L[0]), float(L[-1])], "max_distance_km": {},
                               "plob_crossings_km": {}, "crossings": [], "ratios": []}
-    for n, c in curves.items():
+    for n, c in fine.items():
         pos = np.nonzero(c.R > 0)[0]
         if c.R[-1] > 0:
             result["max_distance_km"][n] = None
-        elif pos.size == 0:
-            result["max_distance_km"][n] = 0.0
+        elif pos.size == 0:  # no key on the grid: the key may end below its first distance
+            has_key = (lambda x, n=n: rate(n)(x) > 0)
+            result["max_distance_km"][n] = (_bisect_edge(has_key, 0.0, float(grid[0]))
+                                            if grid[0] > 0 and has_key(0.0) else 0.0)
         else:
             i = int(pos[-1])
-            result["max_distance_km"][n] = _bisect_edge(lambda x, n=n: rate(n)(x) > 0, float(L[i]), float(L[i + 1]))
-        ratio = np.log(np.where(c.R > 0, c.R, np.nan)) - np.log(c.PLOB)
+            result["max_distance_km"][n] = _bisect_edge(lambda x, n=n: rate(n)(x) > 0, float(grid[i]),
+                                                        float(grid[i + 1]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(np.where(c.R > 0, c.R, np.nan)) - np.log(c.PLOB)
 
         def g(x: float, n: str = n) -> float:
             r = rate(n)(x)
             return math.log(r) - math.log(float(plob(point_to_point_eta(x, c.settings.get("beta", 0.2))))) \
                 if r > 0 else float("nan")
-        result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(L, ratio)]}
+        result["plob_crossings_km"][n] = {"PLOB": [_root(g, a, b) for a, b in _brackets(grid, ratio)]}
         bar.update(1)
     names = list(curves)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            ratio = np.log(np.where(curves[a].R > 0, curves[a].R, np.nan)) - np.log(
-                np.where(curves[b].R > 0, curves[b].R, np.nan))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.log(np.where(fine[a].R > 0, fine[a].R, np.nan)) - np.log(
+                    np.where(fine[b].R > 0, fine[b].R, np.nan))
 
             def h(x: float, a: str = a, b: str = b) -> float:
                 ra, rb = rate(a)(x), rate(b)(x)
                 return math.log(ra) - math.log(rb) if ra > 0 and rb > 0 else float("nan")
-            for lo, hi in _brackets(L, ratio):
+            for lo, hi in _brackets(grid, ratio):
                 x = _root(h, lo, hi)
                 above = a if rate(a)(min(hi, x + 1e-3)) > rate(b)(min(hi, x + 1e-3)) else b
                 result["crossings"].append({"protocols": [a, b], "distance_km": x, "above_after": above})
             bar.update(1)
     for x in at:
-        validate("L", float(x))
-        rates = {n: rate(n)(float(x)) for n in names}
+        rates = {n: rate(n)(x) for n in names}
         last = rates[names[-1]]
-        result["ratios"].append({"distance_km": float(x), "R": rates,
+        to_plob = {}
+        for n, r in rates.items():  # PLOB is 0 in double precision far away (1e6 km) and inf at 0 km
+            b = float(plob(point_to_point_eta(x, curves[n].settings.get("beta", 0.2))))
+            to_plob[n] = r / b if 0 < b < math.inf else None
+        result["ratios"].append({"distance_km": x, "R": rates,
                                  "ratio_to_" + names[-1]: rates[names[0]] / last if last > 0 else None,
-                                 "ratio_to_PLOB": {n: r / float(plob(point_to_point_eta(
-                                     float(x), curves[n].settings.get("beta", 0.2)))) for n, r in rates.items()}})
+                                 "ratio_to_PLOB": to_plob})
     bar.close()
     result["curves"] = curves
     return result

@@ -47,6 +47,7 @@ Example
 from __future__ import annotations
 
 import inspect
+import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -72,15 +73,16 @@ class RateSpec:
     undefined: Mapping[str, float] = field(default_factory=dict)  # values reported where the gain is 0
     gain: str = "Q_zz"
     formula: str = ""
+    qbers: tuple[str, ...] = ()  # error rates: clipped to [0, 1/2] (rounding gives 0.5000000000000001)
 
 
 RATES: dict[str, RateSpec] = {
     "diqkd": RateSpec("diqkd_rate", "diqkd_margin", ("Q_zz", "e_zz", "S"),
                       ("h2", "one_minus_h_half", "diqkd_margin", "diqkd_rate"),
-                      {"e_zz": 0.5, "S": 0.0},
+                      {"e_zz": 0.5, "S": 0.0}, qbers=("e_zz",),
                       formula="R = Q_zz [1 - h(e_zz) - h((1 + sqrt((S/2)^2 - 1))/2)] (Acin et al. 2007), R >= 0"),
     "gllp": RateSpec("gllp_rate", "gllp_margin", ("Q_1", "e_1", "Q_mu", "E_mu", "f", "q"),
-                     ("h2", "gllp_margin", "gllp_rate"), {"E_mu": 0.5}, gain="Q_mu",
+                     ("h2", "gllp_margin", "gllp_rate"), {"E_mu": 0.5}, gain="Q_mu", qbers=("E_mu",),
                      formula="R = q [Q_1 (1 - h(e_1)) - f Q_mu h(E_mu)] (GLLP 2004, decoy states: Lo, Ma, Chen "
                              "2005), Q_1 <= 0 counts as 0, e_1 clipped to [0, 1/2], R >= 0"),
 }
@@ -104,6 +106,9 @@ def module_source(title: str, exprs: Mapping[str, sp.Expr], params: tuple[str, .
     fix = "".join(f'    out["{k}"] = numpy.where(gain > 0, out["{k}"], {v!r})\n' for k, v in rate.undefined.items())
     fix_block = "".join(f'            o["{k}"] = numpy.where(gain > 0, o["{k}"], {v!r})\n'
                         for k, v in rate.undefined.items())
+    # error rates never leave [0, 1/2] by rounding (0.5000000000000001)
+    fix += "".join(f'    out["{k}"] = numpy.clip(out["{k}"], 0.0, 0.5)\n' for k in rate.qbers if k in exprs)
+    fix_block += "".join(f'            o["{k}"] = numpy.clip(o["{k}"], 0.0, 0.5)\n' for k in rate.qbers if k in exprs)
     rate_args = ", ".join(f'o["{k}"]' for k in rate.inputs)
     doc_params = "\n".join(f"    {p}: {PARAMS[p].description}, allowed range {PARAMS[p].range_text()}"
                            for p in params)
@@ -138,7 +143,11 @@ _DOMAIN_ROWS = tuple(DOMAINS[n] for n in PARAMETERS)
 def _observables_exact({sig}):
     """The reference path (whole arrays, every check): gives the precise error messages."""
     args = [check_domain(n, v, *DOMAINS[n]) for n, v in zip(PARAMETERS, ({sig}{"," if params else ""}))]
-    shape = numpy.broadcast(*args).shape
+    try:
+        shape = numpy.broadcast(*args).shape
+    except ValueError:
+        shapes = ", ".join(f"{{n}} {{numpy.shape(a)}}" for n, a in zip(PARAMETERS, args) if numpy.ndim(a))
+        raise ValueError(f"the array shapes of the parameters do not broadcast together: {{shapes}}") from None
     small = numpy.ones(shape)
     for a in args:
         small = small * numpy.where((a > 0) & (a < 1), a, 1.0)
@@ -332,6 +341,8 @@ def compile_expressions(exprs: Mapping[str, sp.Expr], params: tuple[str, ...], *
                         scenario: str = "-") -> CompiledModel:
     """Compile any mapping of derived expressions (free symbols among ``params``)."""
     spec = RATES[rate]
+    if isinstance(dps, bool) or not isinstance(dps, numbers.Integral) or not 1 <= dps <= 100_000:
+        raise ValueError(f"dps (decimal digits of the mpmath backend) = {dps!r} must be an integer in [1, 100000]")
     if backend == "numpy":
         src = module_source(f"{protocol} [{scenario}]: compiled rate functions", exprs, params, spec)
         ns: dict = {}

@@ -72,8 +72,15 @@ def diqkd_rate(Q, e, S):
 
 
 def check_domain(name, value, lo, hi, lo_open, hi_open):
-    """Raise ValueError naming ``name`` if any element of ``value`` is outside [lo, hi] or not finite."""
-    v = numpy.asarray(value, dtype=float)
+    """Raise ValueError naming ``name`` if any element of ``value`` is outside [lo, hi] or not finite,
+    or is not a real number (strings, None, booleans and complex numbers are refused)."""
+    try:
+        raw = numpy.asarray(value)
+    except ValueError:  # a ragged list
+        raw = numpy.asarray(None)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"parameter {name!r} must be real numbers, got {type(value).__name__} {value!r}"[:300])
+    v = raw.astype(float)
     bad = ~numpy.isfinite(v) | (v < lo) | (v <= lo if lo_open else False)
     if hi is not None:
         bad = bad | (v > hi) | (v >= hi if hi_open else False)

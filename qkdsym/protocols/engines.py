@@ -37,7 +37,9 @@ def _verify(name: str, qutip: bool) -> list[Any]:
 def _refuse_fixed(name: str, values: Mapping[str, Any], free: Sequence[str], fixable: Sequence[str] = ()) -> None:
     for k in free:
         if values.get(k) is not None and k not in fixable:
-            raise ValueError(f"{name} optimises {k} at every distance; its curve takes no fixed {k}")
+            both = " and ".join(free)
+            raise ValueError(f"{name} optimises {both} together at every distance: a curve takes none of them; "
+                             f"for one point (eval) give {'all of them' if len(free) > 1 else k} or none")
 
 
 class HeraldedEngine(Engine):

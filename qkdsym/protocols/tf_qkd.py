@@ -402,7 +402,11 @@ def tf_eval(mu: float, *, L: float | None = None, eta: float | None = None, M: i
     for k in ("Q_odd", "E_odd", "Q_vac"):
         o.pop(k)
     R = max(o.pop("margin"), 0.0)
+    bound = o["E_X"]
+    o["E_X"] = min(bound, 0.5)  # the value the rate uses: an error rate is reported in [0, 1/2]
     out = {"eta": e, **o, "q_odd": q_odd, "R": R}
+    if bound > 0.5:
+        out["note"] = f"the phase-error bound is {bound:.4g} >= 1/2: no key (E_X reported as 1/2)"
     out["R_bps"] = out["R"] * F * duty
     if L is not None:
         out["SKC0_bps"] = float(plob(point_to_point_eta(float(L), beta))) * F
@@ -428,7 +432,8 @@ def tf_curve(distances: Any, *, M: int = DEFAULTS["M"], e_d: float = DEFAULTS["e
     o = _model(eta, best["mu"], int(M), e_d, p_d, f, phase_error)
     skc0 = plob(point_to_point_eta(L, beta))
     obs = {"R_bps": R * F * duty, "SKC0_bps": skc0 * F}
-    obs.update({k: np.where(keep, o[k], np.nan) for k in ("Q_mu", "E_Z", "E_X")})
+    obs.update({k: np.where(keep, np.minimum(o[k], 0.5) if k == "E_X" else o[k], np.nan)
+                for k in ("Q_mu", "E_Z", "E_X")})
     settings = {"beta": beta, "eta_d": eta_d, "p_d": p_d, "M": M, "e_d": e_d, "f": f, "F": F, "duty": duty}
     scen = "pm-qkd-asymptotic" if phase_error == "pm-qkd" else f"pm-qkd-asymptotic/{phase_error}"
     return Curve("tf-qkd", scen, L, R, {"mu": np.where(keep, best["mu"], np.nan)},
