@@ -73,7 +73,7 @@ from ..keyrate.decoy import EQ_NU, Q_MU, Q_NU, lp_bounds, vacuum_weak_bounds
 from ..optics.sources import error_gain, error_yield_n, gain, poisson, yield_n
 from ..optimize import Bound, edge_flags, maximize
 from ..symbols import symbol, validate
-from .checks import check_nu
+from .checks import check_nu, physical_single_photon
 from .rate_protocol import RateProtocol
 
 __all__ = ["DEFAULTS", "METHODS", "derive", "compiled", "decoy_eval", "decoy_curve", "decoy_max_distance",
@@ -148,20 +148,7 @@ def _eta(L: Any, eta: Any, eta_d: float, beta: float) -> Any:
 _check_nu = check_nu  # 0 < nu < mu (light, shared with the contract's cached path)
 
 
-def _physical(obs: dict[str, Any]) -> dict[str, Any]:
-    """Bounds clipped to their physical ranges, exactly as :func:`qkdsym.compile.runtime.gllp_margin` uses them:
-    ``Y_1`` in ``[0, 1]``, ``Q_1 <= Q_mu`` and ``>= 0``, ``e_1`` in ``[0, 1/2]`` (1/2 where ``Y_1 = 0``: no
-    single-photon key).  A decoy bound outside these ranges (e.g. ``Y_1^L < 0`` for ``nu`` close to ``mu``)
-    is a trivial bound; the rate is unchanged by the clipping."""
-    out = dict(obs)
-    Y1 = np.asarray(obs["Y_1"], dtype=float)
-    ok = np.isfinite(Y1) & (Y1 > 0)
-    out["Y_1"] = np.where(ok, np.minimum(np.where(ok, Y1, 0.0), 1.0), 0.0)
-    Q1 = np.asarray(obs["Q_1"], dtype=float)
-    out["Q_1"] = np.where(ok & np.isfinite(Q1), np.clip(np.where(ok, Q1, 0.0), 0.0, np.asarray(obs["Q_mu"])), 0.0)
-    e1 = np.asarray(obs["e_1"], dtype=float)
-    out["e_1"] = np.where(ok & np.isfinite(e1), np.clip(np.where(ok, e1, 0.5), 0.0, 0.5), 0.5)
-    return {k: (float(v) if k in ("Y_1", "Q_1", "e_1") and np.ndim(v) == 0 else v) for k, v in out.items()}
+_physical = physical_single_photon  # bounds clipped to physical ranges (shared with the cached path)
 
 
 def _lp_point(mu: float, decoys: Sequence[float], eta: float, s: Mapping[str, float]) -> dict[str, float]:

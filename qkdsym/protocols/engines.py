@@ -289,7 +289,9 @@ class _BB84Decoy(_RateEngine):
         return values.get("N") is None and choices["decoy"] != "lp"
 
     def annotate(self, out: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
-        return {k: v for k, v in out.items() if k not in ("f", "q")}
+        from .checks import physical_single_photon
+
+        return physical_single_photon({k: v for k, v in out.items() if k not in ("f", "q")})
 
     def compiled(self, choices: Mapping[str, str]) -> Any:
         if choices["decoy"] == "lp":
