@@ -224,8 +224,15 @@ def _blocks(xs, shape, start=0):
 
 def _evaluate(args, rate):
     """The validated observables (``rate`` None) or ``rate(observables)``, evaluated block by block."""
-    xs = [numpy.asarray(a, dtype=float) for a in args]
-    shape = numpy.broadcast(*xs).shape
+    try:
+        raw = [numpy.asarray(a) for a in args]
+        if any(r.dtype.kind not in "iuf" for r in raw):  # strings, None, booleans, complex numbers
+            raise ValueError
+        xs = [r.astype(float, copy=False) for r in raw]
+        shape = numpy.broadcast(*xs).shape
+    except ValueError:
+        _observables_exact(*args)  # raises the error naming the parameter (or the shapes)
+        raise
     xs = [x.reshape(()) if x.size == 1 else numpy.broadcast_to(x, shape) for x in xs]
     n = 1
     for s in shape:
