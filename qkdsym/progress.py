@@ -22,7 +22,12 @@ class Progress:
                  enabled: bool = True) -> None:
         self.total, self.label, self.delay = max(int(total), 1), label, delay
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
+        # a bar only on a terminal (or with QKDSYM_PROGRESS=1): a log or a pipe gets no carriage returns, and a
+        # failure's one-line message stays the only line on stderr
+        import os
+
+        tty = getattr(self.stream, "isatty", lambda: False)()
+        self.enabled = enabled and (tty or os.environ.get("QKDSYM_PROGRESS") == "1")
         self.done = 0
         self.start = time.perf_counter()
         self.shown = False
@@ -48,4 +53,8 @@ class Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc and exc[0] is not None and self.shown:  # failed: erase the bar, the error message takes the line
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            return
         self.close()

@@ -131,15 +131,26 @@ def test_progress_bar_appears_only_after_the_delay():
 
     from qkdsym.progress import Progress
 
-    quiet, loud = io.StringIO(), io.StringIO()
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet, loud, log, failed = Terminal(), Terminal(), io.StringIO(), Terminal()
     with Progress(4, "fast", stream=quiet) as bar:
         for _ in range(4):
             bar.update(1)
     with Progress(4, "slow", stream=loud, delay=0.0) as bar:
         for _ in range(4):
             bar.update(1)
-    assert quiet.getvalue() == ""
+    with Progress(4, "to a log", stream=log, delay=0.0) as bar:  # not a terminal: no bar
+        bar.update(4)
+    with pytest.raises(KeyError):
+        with Progress(4, "fails", stream=failed, delay=0.0) as bar:
+            bar.update(1)
+            raise KeyError("x")
+    assert quiet.getvalue() == "" and log.getvalue() == ""
     assert "slow [" in loud.getvalue() and "100.0%" in loud.getvalue() and loud.getvalue().endswith("\n")
+    assert failed.getvalue().endswith("\r\033[K")  # erased: the error message takes the line
 
 
 def test_chunked_curve_equals_one_call():
