@@ -728,7 +728,7 @@ def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: 
     """
     import numpy as np
 
-    from .curves import Curve, chunked
+    from .curves import chunked
 
     proto = protocol(name)
     given = _clock_into(proto, given, clock)
@@ -744,7 +744,7 @@ def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: 
 
     eng = proto.get_engine()
     n_free = sum(1 for p in proto.free_params if p.name not in fixed_free and p.applies_to(s.choices))
-    c: Curve = chunked(lambda x: eng.curve(x, values, s.choices, False), L, label=f"{proto.name} curve",
+    c = chunked(lambda x: eng.curve(x, values, s.choices, False), L, label=f"{proto.name} curve",
                        progress=progress, chunk=default_chunk(n_free))
     c.unit = proto.rate_unit
     c.settings = {**s.as_dict(), **{k: "optimised" for k in

@@ -116,16 +116,9 @@ class EfficiencyCurve:
 
 def read_efficiency_curve(source: str | os.PathLike | TextIO) -> EfficiencyCurve:
     """Read a CSV with a header holding ``count_rate_hz`` and ``efficiency`` (errors name the row)."""
-    if hasattr(source, "read"):
-        name, text = getattr(source, "name", "<stream>"), source.read()  # type: ignore[union-attr]
-    else:
-        name = os.fspath(source)
-        try:
-            with open(name, newline="") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ValueError(f"cannot read efficiency curve {name}: {exc.strerror}") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    from .io import read_table_lines
+
+    name, lines = read_table_lines(source, "efficiency curve")
     if len(lines) < 2:
         raise ValueError(f"{name}: need a header (count_rate_hz, efficiency) and at least one data row")
     rows = list(csv.reader([ln for _, ln in lines]))

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["atomic_write", "check_output_path", "check_distinct", "check_suffix"]
+__all__ = ["atomic_write", "check_output_path", "check_distinct", "check_suffix", "read_table_lines"]
 
 
 def check_output_path(path: str | Path, what: str = "output") -> Path:
@@ -86,3 +86,21 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
             pass
         raise
     return path
+
+
+def read_table_lines(source: "str | os.PathLike | object", what: str) -> tuple[str, list[tuple[int, str]]]:
+    """``(name, [(line number, line), ...])`` of a CSV path or text stream: blank and ``#`` lines dropped.
+
+    An unreadable file is a ValueError naming ``what`` and the file.
+    """
+    if hasattr(source, "read"):
+        name, text = getattr(source, "name", "<stream>"), source.read()  # type: ignore[union-attr]
+    else:
+        name = os.fspath(source)  # type: ignore[arg-type]
+        try:
+            with open(name, newline="") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read {what} {name}: {exc.strerror}") from None
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    return name, lines

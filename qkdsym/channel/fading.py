@@ -50,13 +50,12 @@ array([0.04842 , 0.093847])
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
 
-from .freespace import Deterministic, Fading, GammaGammaFading, LogNormalFading, Product
+from .freespace import Deterministic, Fading, GammaGammaFading, LogNormalFading
 
 __all__ = ["mean_over", "closed_form_mean"]
 

@@ -24,7 +24,6 @@ ValueError: <stream>, row 2 (line 3): loss_db = -3.0 is outside the allowed rang
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from dataclasses import dataclass
@@ -97,16 +96,9 @@ class LossTable:
 
 def read_loss_table(source: str | os.PathLike | TextIO) -> LossTable:
     """Read a loss table from a CSV path or text stream (see the module docstring for the format)."""
-    if hasattr(source, "read"):
-        name, text = getattr(source, "name", "<stream>"), source.read()  # type: ignore[union-attr]
-    else:
-        name = os.fspath(source)
-        try:
-            with open(name, newline="") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ValueError(f"cannot read loss table {name}: {exc.strerror}") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    from ..io import read_table_lines
+
+    name, lines = read_table_lines(source, "loss table")
     if not lines:
         raise ValueError(f"{name}: empty loss table (need a header with time_s and loss_db or eta)")
     rows = list(csv.reader([ln for _, ln in lines]))

@@ -61,7 +61,7 @@ from ..lazy import sp
 from .sps_numbers import sps_probabilities
 
 from ..algebra.state import Branch, State
-from ..symbols import symbol, validate
+from ..symbols import symbol
 from .detectors import ThresholdDetector
 
 __all__ = ["PhotonSource", "poisson", "thermal", "sps", "sps_probabilities", "yield_n", "error_yield_n",

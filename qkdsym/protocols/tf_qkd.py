@@ -132,7 +132,7 @@ def _generating(expr: sp.Expr, mu: sp.Expr, delta: sp.Expr) -> dict[sp.Expr, sp.
     return {z: sp.factor(A) for z, A in out.items() if sp.simplify(A) != 0}
 
 
-def _engine_source() -> "State":
+def _engine_source() -> "State":  # noqa: F821 - qkdsym.algebra.State, imported in the body
     """Source-replacement state of the kept rounds, from the engine: virtual qubits ``A, B`` (key bits), modes
     ``a, b`` in ``|sqrt(mu/2) (-1)^kappa_a>|sqrt(mu/2) (-1)^kappa_b e^{i delta}>`` (the common random phase
     is irrelevant for click statistics and photon numbers)."""

@@ -572,7 +572,6 @@ def finite_key_267() -> dict[str, Any]:
 def finite_key_claim() -> dict[str, Any]:
     """The claim: 267 bit/s as a finite-key rate (N = 3e12, failure probability 1e-10), with a verdict."""
     f = finite_key_267()
-    y = YAN
     d = SCENARIO_DEFAULT
 
     def imp(x: float | None) -> str:
