@@ -74,29 +74,14 @@ def _values(text: str) -> list[float]:
 
 def _range(text: str) -> list[float]:
     """``START:STOP:STEP`` (STOP included) or ``a,b,c``, in km; sorted and de-duplicated."""
+    from .ranges import Malformed, parse_values
+
     try:
-        if ":" in text:
-            parts = [float(x) for x in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if not all(math.isfinite(x) for x in parts):
-                raise argparse.ArgumentTypeError(f"distance range {text!r} has a non-finite number")
-            if step <= 0 or stop < start:
-                raise argparse.ArgumentTypeError(f"distance range {text!r} needs STEP > 0 and STOP >= START")
-            span = (stop - start) / step + 1e-9  # inf when STEP is subnormal
-            if not math.isfinite(span) or span + 1 > 1_000_000:
-                raise argparse.ArgumentTypeError(f"distance range {text!r} has {span + 1:.4g} points; "
-                                                 "the limit is 1000000")
-            n = math.floor(span) + 1
-            return [start + i * step for i in range(int(n))]
-        values = [float(x) for x in text.split(",") if x.strip()]
-        if not values:
-            raise ValueError
-    except ValueError:
+        values = parse_values(text, f"distance {'range' if ':' in text else 'list'} {text!r}")
+    except Malformed:
         raise argparse.ArgumentTypeError(f"malformed distance range {text!r}; use START:STOP:STEP or a,b,c") from None
-    if not all(math.isfinite(x) for x in values):
-        raise argparse.ArgumentTypeError(f"distance list {text!r} has a non-finite number")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return sorted(set(values))
 
 

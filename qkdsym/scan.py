@@ -112,26 +112,11 @@ def parse_axis(text: str) -> tuple[str, list[float]]:
     name = name.strip()
     if not eq or not name or not spec.strip():
         raise ValueError(f"--grid {text!r}: use NAME=START:STOP:STEP or NAME=a,b,c")
+    from .ranges import Malformed, parse_values
+
     try:
-        if ":" in spec:
-            parts = [float(x) for x in spec.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if not all(math.isfinite(x) for x in parts):
-                raise ValueError(f"--grid {text!r}: the range has a non-finite number")
-            if step <= 0 or stop < start:
-                raise ValueError(f"--grid {text!r}: the range needs STEP > 0 and STOP >= START")
-            n = math.floor((stop - start) / step + 1e-9) + 1
-            if n > MAX_POINTS:
-                raise ValueError(f"--grid {text!r} has {n:.4g} points; the limit is {MAX_POINTS}")
-            return name, [float(f"{start + i * step:.12g}") for i in range(int(n))]
-        values = [float(x) for x in spec.split(",") if x.strip()]
-        if not values:
-            raise ValueError
-    except ValueError as exc:
-        if str(exc).startswith("--grid"):
-            raise
+        values = parse_values(spec, f"--grid {text!r}: the range", limit=MAX_POINTS, digits=12)
+    except Malformed:
         raise ValueError(f"--grid {text!r}: malformed; use NAME=START:STOP:STEP or NAME=a,b,c") from None
     return name, values
 

@@ -431,22 +431,7 @@ def _zoom_maximize(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], grid
     # half the width for linear ones); an optimum still on the edge is zoomed again further out (twice at most)
     free = {k: free[k].widened(*free[k].can_widen()) for k in names}
     t = {k: np.asarray(free[k].to_t(best[k]), dtype=float) for k in names}
-    unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
-    for stage in range(1, stages + 1):
-        half = {k: span[k] * shrink ** (stage - 1) for k in names}
-
-        def zoomed(**kw: Any) -> Any:
-            x = {k: free[k].from_t(np.clip(kw[f"c_{k}"] + kw[f"u_{k}"] * half[k], *free[k].t_range))
-                 for k in names}
-            return fun(**x, **{k: v for k, v in kw.items() if k in fixed})
-
-        b, v = maximize(zoomed, unit, {**fixed, **{f"c_{k}": t[k] for k in names}}, grid=5, xtol=1e-3, rounds=1,
-                        widen=0)
-        better = v > val
-        for k in names:
-            tn = np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range)
-            t[k] = np.where(better, tn, t[k])
-        val = np.where(better, v, val)
+    t, val = _zoom_stages(fun, free, fixed, t, val, span, shrink, stages)
     out = {k: np.asarray(free[k].from_t(t[k])) for k in names}
     for _ in range(2):
         flags = {k: edge_flags(out[k], free[k]) for k in names}
@@ -486,6 +471,15 @@ def _zoom_from(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], centre: 
     t = {k: np.asarray(free[k].to_t(np.clip(centre[k], free[k].lo, free[k].hi)), dtype=float) for k in names}
     val = np.asarray(fun(**{k: free[k].from_t(t[k]) for k in names}, **fixed), dtype=float)
     val = np.where(np.isfinite(val), val, -np.inf)
+    t, val = _zoom_stages(fun, free, fixed, t, val, span, shrink, stages)
+    return {k: np.asarray(free[k].from_t(t[k])) for k in names}, val
+
+
+def _zoom_stages(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], t: dict[str, Any], val: Any,
+                 span: dict[str, float], shrink: float, stages: int) -> tuple[dict[str, Any], Any]:
+    """``stages`` zooms around the search coordinates ``t`` (each a box ``shrink`` times smaller); a point
+    moves only where the zoom found a larger value than ``val``."""
+    names = list(free)
     unit = {f"u_{k}": Bound(-1.0, 1.0, log=False) for k in names}
     for stage in range(1, stages + 1):
         half = {k: span[k] * shrink ** (stage - 1) for k in names}
@@ -501,7 +495,7 @@ def _zoom_from(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], centre: 
         for k in names:
             t[k] = np.where(better, np.clip(t[k] + b[f"u_{k}"] * half[k], *free[k].t_range), t[k])
         val = np.where(better, v, val)
-    return {k: np.asarray(free[k].from_t(t[k])) for k in names}, val
+    return t, val
 
 
 def _continue(fun: Any, free: dict[str, Bound], fixed: dict[str, Any], best: dict[str, np.ndarray], val: np.ndarray,
