@@ -97,6 +97,7 @@ from ..symbols import validate
 from .bounds import plob
 from .concentration import EpsilonBudget, chernoff_expected, chernoff_observed
 from .entropy import h2
+from .mdi_finite import _check_N
 
 __all__ = ["DEFAULTS", "SEARCH", "PAPER_SEARCH", "SETS", "derive", "set_probabilities", "expected_counts",
            "key_length_from_counts", "async_finite_eval", "async_finite_curve", "budget"]
@@ -186,12 +187,6 @@ def _settings(settings: Mapping[str, Any], eps: float) -> dict[str, Any]:
     s["click_filter"] = bool(s["click_filter"])
     s["iters"] = int(s["iters"])
     return s
-
-
-def _check_N(N: Any) -> float:
-    n = float(N)
-    validate("N", n)
-    return n
 
 
 def budget(eps: float = DEFAULTS["eps"], *, eps_cor: float | None = None, eps_pa: float | None = None,
