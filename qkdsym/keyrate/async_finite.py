@@ -89,7 +89,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..channel import midpoint_eta, point_to_point_eta
-from ..curves import Curve
+from ..curves import Curve, distances_km
 from ..lazy import sp
 from ..optimize import Bound, maximize
 from ..protocols.async_mdi import DEFAULTS as _ASYNC, _check, _clicks, _model, pairing
@@ -383,10 +383,7 @@ def async_finite_curve(distances: Any, *, N: float, nu: float | None = None, p_n
         settings = {**settings, "F": clock}
     s = _settings(settings, e)
     N = _check_N(N)
-    L = np.atleast_1d(np.asarray(distances, dtype=float))
-    if L.ndim != 1 or L.size == 0:
-        raise ValueError("distances must be a non-empty 1-D list of distances (km)")
-    validate("L", L)
+    L = distances_km(distances)
     if (nu is None) != (p_nu is None):
         raise ValueError("give both nu and p_nu (kept fixed) or neither (optimised)")
     if nu is not None:
