@@ -182,7 +182,10 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
       yields ``Y_00, Y_10, Y_11`` of the photon numbers in one bin;
     * ``"pairing"``: ``s, r_p, mean_interval_bins`` and the two regimes;
     * ``"phase-error"``: ``weight_ratio`` of (2,0)+(0,2) to (1,1) X coincidences
-      as ``nu -> 0`` and ``e_11`` in terms of ``E_x``.
+      as ``nu -> 0`` and ``e_11`` in terms of ``E_x``;
+    * ``"interval-average"``: Eq. (2) averaged over the pairing intervals;
+    * ``"finite-key-decoy"``: the three-intensity decoy identities of the finite key
+      (:func:`qkdsym.keyrate.async_finite.derive`, series truncated at 3 photons per user).
     """
     _symbols()
     pd, V2, sigma, dfr, dt = (symbol(n) for n in ("p_d", "V2", "sigma", "delta_f", "dt"))
@@ -261,6 +264,13 @@ def derive() -> dict[str, dict[str, sp.Expr]]:
                                                .subs(a_, sigma**2 / 2))
     out["interval-average"] = {"w_k": w_k, "discrete_sum": discrete, "G": G, "D": D, "E_x_avg": E_avg,
                                "lambda": -Fq * sp.log(1 - _p), "t_0": 1 / (2 * Fq), "t_1": (_Nc + sp.Rational(1, 2)) / Fq}
+    # (d) the finite key's decoy identities (qkdsym.keyrate.async_finite): H series, Y11 bound, tail ratio r
+    from ..keyrate.async_finite import derive as finite_derive
+
+    fd = finite_derive(3)
+    if not (fd["tail"] and fd["x-state-is-identity"]):  # pragma: no cover - derivation invariant
+        raise AssertionError("finite-key decoy bound or X-state identity fails")
+    out["finite-key-decoy"] = {"H_series": fd["H"], "Y_11_lower": fd["Y11"], "r": fd["r"]}
     return out
 
 
@@ -528,5 +538,6 @@ PROTOCOL = RateProtocol(
     citation=("Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, "
               "250801 (2023) (click filtering, Eq. (2)); P. Zeng et al., Nat. Commun. 13, 3903 (2022)"),
     conventions=("midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); p_d per gate per detector; R per "
-                 "time bin, R_bps = F R; SKC0 = plob(10^(-beta L/10)); infinite decoys, nu -> 0 for e_11"),
+                 "time bin, R_bps = F R; SKC0 = plob(10^(-beta L/10)); asymptotic: infinite decoys, nu -> 0 for e_11; finite key "
+                "(N given): three intensities, Chernoff bounds, Eq. (1) of paper 000"),
 )

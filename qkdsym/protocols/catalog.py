@@ -183,7 +183,8 @@ ASYNC_MDI = Protocol(
     citation="Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, 250801 "
              "(2023) (click filtering, Eq. (2)); P. Zeng et al., Nat. Commun. 13, 3903 (2022)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); p_d per gate per detector; R per time "
-                "bin, R_bps = F R; SKC0 = plob(10^(-beta L/10)); infinite decoys, nu -> 0 for e_11",
+                "bin, R_bps = F R; SKC0 = plob(10^(-beta L/10)); asymptotic: infinite decoys, nu -> 0 for e_11; finite key "
+                "(N given): three intensities, Chernoff bounds, Eq. (1) of paper 000",
 )
 
 TF_QKD = Protocol(
