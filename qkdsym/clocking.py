@@ -293,20 +293,23 @@ def _at_clock(proto: "Protocol", lay: Mapping[str, Any], names: set[str], base: 
             else:
                 raise ValueError(f"{proto.name}: jitter needs e_d or eta_d to act on")
         if lay.get("block_time") is not None:
-            g["N"] = F * float(lay["block_time"])
+            g["N"] = float(max(1, round(F * float(lay["block_time"]))))
     res = plain(proto, L, eta_pt, params, F, g)
     N = g.get("N") if g.get("N") is not None else base.get("N")
     load = _load(proto, res)
     u, k = usable_fraction(load, float(lay.get("dead_time") or 0.0), F, proto.detectors, int(lay["pixels"]))
+    n_eff = None
     if N is not None and u < 1.0:
-        for _ in range(4):  # N_eff = N u; the load at N_eff sets the next u
-            res = plain(proto, L, eta_pt, params, F, {**g, "N": float(N) * u})
+        for _ in range(4):  # N_eff = floor(N u) usable slots; the load at N_eff sets the next u
+            n_eff = float(max(1, math.floor(float(N) * u)))
+            res = plain(proto, L, eta_pt, params, F, {**g, "N": n_eff})
             load = _load(proto, res)
             u_new, k = usable_fraction(load, float(lay.get("dead_time") or 0.0), F, proto.detectors,
                                        int(lay["pixels"]))
             if abs(u_new - u) <= 1e-9 * u:
                 break
             u = u_new
+        u = n_eff / float(N)  # R = R(N_eff) N_eff / N
     out = dict(res)
     R_slot = float(out.get("R") or 0.0)
     out["R"] = max(R_slot * u, 0.0)
@@ -319,7 +322,7 @@ def _at_clock(proto: "Protocol", lay: Mapping[str, Any], names: set[str], base: 
     if lay.get("jitter"):
         out["p_jitter"] = j
     if N is not None:
-        out["N_eff"] = float(N) * u
+        out["N_eff"] = n_eff if n_eff is not None else float(N)
     units = dict(out.get("units", {}))
     units.update({"R": proto.rate_unit, "R_per_usable_slot": proto.rate_unit, "dead_time_factor": "1",
                   "detector_load": "1/slot", "blind_slots": "slots"})
@@ -411,7 +414,7 @@ def _load(proto: "Protocol", res: Mapping[str, Any]) -> float:
 
 
 def _best_clock(at: Callable[[float], dict[str, Any]], rng: tuple[float, float], dead_time: float,
-                grid: int = 9, iters: int = 14) -> dict[str, Any]:
+                grid: int = 7, iters: int = 10) -> dict[str, Any]:
     """Maximise ``R_bps`` over the clock in ``rng``: log grid + dead-time step tops, golden section around
     the best; the result is never worse than any clock tried."""
     lo, hi = rng
@@ -419,7 +422,7 @@ def _best_clock(at: Callable[[float], dict[str, Any]], rng: tuple[float, float],
     if dead_time > 0:  # R_bps jumps down after F = k / dead_time (k grows): the tops of the steps
         k0, k1 = max(1, math.ceil(lo * dead_time)), math.floor(hi * dead_time)
         if k1 >= k0:
-            n = min(16, k1 - k0 + 1)
+            n = min(8, k1 - k0 + 1)
             ks = {round(k0 * (k1 / k0) ** (i / max(n - 1, 1))) for i in range(n)}
             cands |= {k / dead_time for k in ks if lo <= k / dead_time <= hi}
     seen: dict[float, dict[str, Any]] = {}
