@@ -232,7 +232,12 @@ def evaluate_layered(proto: "Protocol", layer: Mapping[str, Any], *, L: Any, eta
         raise ValueError(f"{proto.name} declares no detector_load: the detector layer and clock_range do not apply")
     lay = {p.name: layer.get(p.name, p.default) for p in proto.layer_params}
     names = {p.name for p in proto.params}
-    base = proto.settings({k: v for k, v in given.items()}, params=params).values
+    probe = dict(given)
+    if lay.get("block_time") is not None:  # N will be F block_time: resolve what goes with N (eps_sec, ...)
+        probe["N"] = 1.0
+    base = proto.settings(probe, params=params).values
+    if lay.get("block_time") is not None:
+        base = {**base, "N": None}
     rng = parse_clock_range(clock_range) if clock_range is not None else None
     if rng is not None and (clock is not None or given.get("F") is not None):
         raise ValueError(f"{proto.name}: clock_range optimises the clock; do not give clock (F) too")
@@ -450,6 +455,12 @@ def _best_clock(at: Callable[[float], dict[str, Any]], rng: tuple[float, float],
                 d = a + r * (b - a)
                 fd = val(math.exp(d))
     best = max(seen, key=lambda F: (float(seen[F].get("R_bps") or 0.0), F))
+    if dead_time > 0 and float(seen[best].get("R_bps") or 0.0) > 0:
+        k = math.ceil(best * dead_time - 1e-9 * max(best * dead_time, 1.0))
+        for top in (k / dead_time, (k - 1) / dead_time, (k + 1) / dead_time):  # the tops of the steps around it
+            if lo <= top <= hi:
+                val(top)
+        best = max(seen, key=lambda F: (float(seen[F].get("R_bps") or 0.0), F))
     out = dict(seen[best])
     if not float(out.get("R_bps") or 0.0) > 0:
         out["note"] = "no key at any clock rate in the range"
