@@ -60,10 +60,11 @@ Example
 >>> import qkdsym
 >>> r = qkdsym.evaluate("bb84-wcp-decoy", eta=0.1, mu=0.5, nu=0.1, dead_time=50e-9, clock=1e9)
 >>> r["blind_slots"], round(r["dead_time_factor"], 4), round(r["R_bps"] / 1e6, 3)
-(50, 0.4513, 9.603)
->>> o = qkdsym.evaluate("bb84-wcp-decoy", eta=0.1, mu=0.5, nu=0.1, dead_time=50e-9, clock_range=(1e6, 1e10))
->>> round(o["clock_opt"] / 1e9, 3), o["R_bps"] >= r["R_bps"]
-(10.0, True)
+(50, 0.4506, 2.45)
+>>> o = qkdsym.evaluate("bb84-wcp-decoy", eta=0.1, mu=0.5, nu=0.1, dead_time=50e-9, jitter=30e-12,
+...                     clock_range=(1e8, 3e10))
+>>> round(o["clock_opt"] / 1e9, 2), round(o["R_bps"] / 1e6, 3), o["blind_slots"]
+(4.84, 3.772, 242)
 """
 
 from __future__ import annotations
@@ -476,8 +477,8 @@ def curve_layered(proto: "Protocol", layer: Mapping[str, Any], distance_km: Any,
 
     >>> import qkdsym
     >>> c = qkdsym.curve("tf-qkd", [50, 100], dead_time=50e-9, clock=1e9)
-    >>> [round(x, 4) for x in c.observables["dead_time_factor"]]
-    [0.6338, 0.8526]
+    >>> [round(float(x), 4) for x in c.observables["dead_time_factor"]]
+    [0.5966, 0.7667]
     """
     import numpy as np
 

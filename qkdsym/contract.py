@@ -663,7 +663,7 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
     >>> import qkdsym
     >>> r = qkdsym.evaluate("bb84-wcp-decoy", eta=0.1, mu=0.5, nu=0.1, clock=1e9, dead_time=50e-9, pixels=4)
     >>> r["blind_slots"], round(r["dead_time_factor"], 4), r["units"]["R_bps"]
-    (50, 0.7671, 'bit/s')
+    (50, 0.7664, 'bit/s')
     """
     proto = protocol(name)
     layer_names = {"dead_time", "pixels", "jitter", "dark_count_rate", "block_time"}
