@@ -33,6 +33,15 @@ How it is applied, after the protocol's own evaluation at clock ``F``:
   stay, their content is lost); where it has none, as loss,
   ``eta_d -> eta_d (1 - j)`` (or ``eta -> eta (1 - j)`` at a given ``eta``).
 
+Result keys added (every plain key is kept): ``R`` (per slot sent, the layer
+applied), ``R_bps``, ``R_per_usable_slot``, ``dead_time_factor`` (``u``),
+``detector_load``, ``blind_slots`` (``k``), ``p_jitter``, ``N_eff`` and, where
+the layer set them, the values used as ``p_d_eff``/``Y0_eff``/``e_d_eff``/
+``eta_d_eff`` (``settings`` then keeps the given value or says
+``"from dark_count_rate"``); ``clock_opt`` with ``clock_range``.  The settings
+hold ``dead_time_s``, ``pixels``, ``detectors``, ``jitter_s``,
+``dark_count_rate_Hz``, ``block_time_s``, ``clock_Hz``, ``clock_range_Hz``.
+
 Approximations (stated in every result's ``settings["detector_layer"]``):
 the blind slots are taken as thinned at random, independent of the signal
 content and basis, and the load is the protocol's (mean) click probability
@@ -346,6 +355,11 @@ def _at_clock(proto: "Protocol", lay: Mapping[str, Any], names: set[str], base: 
         settings["clock_Hz"] = float(F)
     if g.get("N") is not None and lay.get("block_time") is not None:
         settings["N"] = float(g["N"])
+    for k_, why in (("p_d", "dark_count_rate"), ("Y0", "dark_count_rate"), ("e_d", "jitter"), ("eta_d", "jitter")):
+        if k_ in g and k_ not in given and k_ in settings:  # set by the layer: the value used is reported
+            out[k_ + "_eff"] = float(g[k_])
+            units[k_ + "_eff"] = proto.param(k_).unit
+            settings[k_] = base.get(k_) if why == "jitter" else f"from {why}"
     settings["detector_layer"] = _NOTE
     unit, protocol = out.pop("unit", proto.rate_unit), out.pop("protocol", proto.name)
     out.pop("units", None)

@@ -110,6 +110,7 @@ def test_jitter_enters_the_error_rate_where_there_is_one():
     r = qkdsym.evaluate("tf-qkd", L=50, mu=0.1, clock=F, jitter=s)
     ref = qkdsym.evaluate("tf-qkd", L=50, mu=0.1, clock=F, e_d=(1 - j) * 0.02 + j / 2)
     assert r["R"] == pytest.approx(ref["R"], rel=1e-12) and r["p_jitter"] == pytest.approx(j, rel=1e-15)
+    assert r["settings"]["e_d"] == 0.02 and r["e_d_eff"] == pytest.approx((1 - j) * 0.02 + j / 2, rel=1e-15)
     # no e_d (bb84-sps): the misplaced clicks are lost
     r = qkdsym.evaluate("bb84-sps", eta=0.5, clock=F, jitter=s)
     assert r["R"] == pytest.approx(qkdsym.evaluate("bb84-sps", eta=0.5 * (1 - j))["R"], rel=1e-12)
@@ -120,6 +121,8 @@ def test_dark_count_rate_sets_the_dark_counts_per_slot():
     ref = qkdsym.evaluate("tf-qkd", L=50, mu=0.1, clock=1e9, p_d=-math.expm1(-300.0 / 1e9))
     assert r["R"] == pytest.approx(ref["R"], rel=1e-12) and r["settings"]["dark_count_rate_Hz"] == 300.0
     pd = -math.expm1(-300.0 / 1e9)
+    assert r["settings"]["p_d"] == "from dark_count_rate" and r["p_d_eff"] == pytest.approx(pd, rel=1e-15)
+    assert r["units"]["p_d_eff"] == "1/gate"
     r = qkdsym.evaluate("bb84-wcp-decoy", **BB84, clock=1e9, dark_count_rate=300.0)   # Y0 over 2 detectors
     ref = qkdsym.evaluate("bb84-wcp-decoy", **BB84, Y0=1 - (1 - pd) ** 2)
     assert r["R"] == pytest.approx(ref["R"], rel=1e-12)
