@@ -124,6 +124,21 @@ def _add_point(q: argparse.ArgumentParser, proto: Any) -> None:
     q.add_argument("--eta", type=_float, default=None, metavar="X", help=f"instead of --L: {where}, in [0, 1]")
 
 
+def _add_layer(q: argparse.ArgumentParser, proto: Any) -> None:
+    """The detector layer's options (qkdsym/clocking.py) and --clock-range, for a protocol with a detector load."""
+    if proto.detector_load is None:
+        return
+    g = q.add_argument_group(f"detector layer (load: {proto.detector_load}, {proto.detectors} detector(s); "
+                             "applied after the protocol's rate: R u, u = 1/(1 + k p), k = ceil(dead_time F))")
+    for p in proto.layer_params:
+        unit = f" [{p.unit}]" if p.unit and p.unit != "1" else ""
+        dflt = "default " + (_fmt(p.default) if p.default is not None else "none")
+        g.add_argument(p.cli_flag, *p.aliases, dest=p.name, type=_float, default=None, metavar="X",
+                       help=f"{p.meaning}{unit}, in {p.spec.range_text()}; {dflt}")
+    g.add_argument("--clock-range", dest="clock_range", default=None, metavar="LO:HI",
+                   help="optimise the clock rate [Hz] in [LO, HI] for the rate in bit/s (reported as clock_opt)")
+
+
 def _add_clock(q: argparse.ArgumentParser, proto: Any) -> None:
     if not any(p.name == "F" for p in proto.params):
         q.add_argument("--clock", type=_float, default=None, metavar="HZ",
@@ -155,12 +170,14 @@ def _parser(command: str | None = None, protos: Sequence[Any] = ()) -> _Parser:
         _add_point(e, one)
         _add_protocol_options(e, one, point=True)
         _add_clock(e, one)
+        _add_layer(e, one)
     e.add_argument("--json", action="store_true", help="print one JSON object (strict)")
 
     cu = proto_cmd("curve", "optimised key rate versus distance, with the repeaterless bound")
     if one is not None and command == "curve":
         _add_protocol_options(cu, one, point=False)
         _add_clock(cu, one)
+        _add_layer(cu, one)
     _sweep_options(cu)
     cu.add_argument("--csv", help="write the curve as CSV (settings in # comment lines)")
     cu.add_argument("--plot", help="write a plot (.png, .pdf or .svg)")
@@ -273,6 +290,9 @@ def _compare_options(q: argparse.ArgumentParser, protos: Sequence[Any]) -> None:
 def _given(args: argparse.Namespace, proto: Any) -> dict[str, Any]:
     out = {p.name: getattr(args, p.name) for p in proto.params if getattr(args, p.name, None) is not None}
     out.update({v.name: getattr(args, v.name) for v in proto.variants if getattr(args, v.name, None) is not None})
+    for name in ("dead_time", "pixels", "jitter", "dark_count_rate", "block_time"):
+        if getattr(args, name, None) is not None:
+            out[name] = getattr(args, name)
     return out
 
 
@@ -291,7 +311,8 @@ def _cmd_eval(args: argparse.Namespace, protos: Sequence[Any]) -> int:
             raise UsageError(f"{' and '.join(explicit)} go with --L (--eta already includes the channel)")
     if args.L is None and args.eta is None:
         raise UsageError(f"{proto.name} needs --L (km) or --eta")
-    res = evaluate(proto, L=args.L, eta=args.eta, params=args.params, clock=getattr(args, "clock", None), **given)
+    res = evaluate(proto, L=args.L, eta=args.eta, params=args.params, clock=getattr(args, "clock", None),
+                   clock_range=getattr(args, "clock_range", None), **given)
     if args.json:
         print(_dumps(res))
         return 0
@@ -322,7 +343,7 @@ def _cmd_curve(args: argparse.Namespace, protos: Sequence[Any]) -> int:
     proto = protos[0]
     _check_outputs(args, ("csv", "plot"))
     c = curve(proto, args.distance, params=args.params, clock=getattr(args, "clock", None),
-              progress=not args.quiet, **_given(args, proto))
+              clock_range=getattr(args, "clock_range", None), progress=not args.quiet, **_given(args, proto))
     if args.csv:
         c.write_csv(args.csv)
     if args.plot:

@@ -196,6 +196,13 @@ class Engine:
         """Add protocol-specific notes (e.g. why R = 0) to a compiled-module result."""
         return out
 
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """Observables the detector layer reads that the evaluation does not report (e.g. the station's click
+        probability per slot), from the point's result ``out`` (a free parameter ``x`` optimised there is
+        ``out["x_opt"]``) and ``values`` (with ``eta``).  Added to the result only when the layer is used."""
+        return {}
+
     def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         """The optimised point at distance ``L``: ``R``, ``<free>_opt`` and the curve's observables there."""
         c = self.curve([float(L)], values, choices, False)
@@ -228,6 +235,11 @@ class Protocol:
     exports: tuple[str, ...] = ("json",)
     citation: str = ""
     conventions: str = ""
+    #: the observable of ``evaluate``'s result that is the click probability per time slot summed over the
+    #: receiver's (station's) ``detectors``; declaring it adds the detector layer (:mod:`qkdsym.clocking`)
+    detector_load: str | None = None
+    #: how many detectors share that load (evenly)
+    detectors: int = 1
     _loaded: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,8 +259,24 @@ class Protocol:
         bad = set(self.exports) - set(EXPORTS)
         if bad:
             raise ValueError(f"{self.name}: unknown export target(s) {sorted(bad)}")
+        if not (isinstance(self.detectors, int) and self.detectors >= 1):
+            raise ValueError(f"{self.name}: detectors must be an integer >= 1, got {self.detectors!r}")
+        clash = {p.name for p in self.layer_params} & set(names)
+        if clash:
+            raise ValueError(f"{self.name}: {sorted(clash)} are the detector layer's parameters, not the protocol's")
 
     # ------------------------------------------------------------------ declarations
+    @property
+    def layer_params(self) -> tuple[Param, ...]:
+        """The detector layer's parameters this protocol takes (none without a ``detector_load``):
+        dead time, pixels, timing jitter, a dark-count rate (where the protocol has ``p_d`` or ``Y0``) and a
+        block time (where it has a block size ``N``).  See :mod:`qkdsym.clocking`."""
+        if self.detector_load is None:
+            return ()
+        from .clocking import layer_params
+
+        return layer_params({p.name for p in self.params})
+
     @property
     def free_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.role == "free")
@@ -616,7 +644,7 @@ def _finite_dict(out: Mapping[str, Any], proto: Protocol) -> dict[str, Any]:
 
 
 def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None = None, params: Any = None,
-             clock: float | None = None, **given: Any) -> dict[str, Any]:
+             clock: float | None = None, clock_range: Any = None, **given: Any) -> dict[str, Any]:
     """The protocol's numbers at one point, with ``"R"`` (>= 0), ``"unit"`` and ``"settings"``.
 
     Give ``L`` (km; ``eta`` from the protocol's channel) or ``eta``.  Free
@@ -624,8 +652,39 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
     ``L`` only), reported as ``"<name>_opt"``.  ``clock`` (Hz) adds
     ``"R_bps"`` in bit/s.  ``params``: a parameter-set name, a TOML/JSON file
     or a mapping.
+
+    A protocol that declares a ``detector_load`` also takes the detector
+    layer's parameters (``dead_time``, ``pixels``, ``jitter``, and where they
+    apply ``dark_count_rate`` and ``block_time``) and ``clock_range=(lo, hi)``
+    (Hz: the clock optimised for ``R_bps``, reported as ``"clock_opt"``); see
+    :mod:`qkdsym.clocking`.  Without them the numbers are those of the
+    protocol alone.
+
+    >>> import qkdsym
+    >>> r = qkdsym.evaluate("bb84-wcp-decoy", eta=0.1, mu=0.5, nu=0.1, clock=1e9, dead_time=50e-9, pixels=4)
+    >>> r["blind_slots"], round(r["dead_time_factor"], 4), r["units"]["R_bps"]
+    (50, 0.7664, 'bit/s')
     """
     proto = protocol(name)
+    layer_names = {"dead_time", "pixels", "jitter", "dark_count_rate", "block_time"}
+    if clock_range is not None or any(given.get(k) is not None for k in layer_names):
+        from .clocking import evaluate_layered, split_layer
+
+        layer, rest = split_layer(proto, given)
+        return evaluate_layered(proto, layer, L=L, eta=eta, params=params, clock=clock, clock_range=clock_range,
+                                given=rest, plain=_evaluate_layer_point)
+    given = {k: v for k, v in given.items() if k not in layer_names}
+    return _evaluate_plain(proto, L, eta, params, clock, given)
+
+
+def _evaluate_layer_point(proto: Protocol, L: Any, eta: Any, params: Any, clock: Any,
+                          given: Mapping[str, Any]) -> dict[str, Any]:
+    return _evaluate_plain(proto, L, eta, params, clock, dict(given), layer=True)
+
+
+def _evaluate_plain(proto: Protocol, L: Any, eta: Any, params: Any, clock: Any, given: dict[str, Any],
+                    layer: bool = False) -> dict[str, Any]:
+    """One point of the protocol alone (``layer``: add the engine's detector observables)."""
     given = _clock_into(proto, given, clock)
     s = proto.settings(given, params=params)
     pt = _point(proto, L, eta, s.values)
@@ -641,6 +700,9 @@ def evaluate(name: str | Protocol, *, L: float | None = None, eta: float | None 
         out = _module_point(proto, eng, {**s.values, **pt}, s.choices)
     else:
         out = eng.evaluate({**s.values, **pt}, s.choices)
+    if layer:
+        extra = eng.detector_observables(out, {**s.values, **pt}, s.choices)
+        out = {**out, **{k: v for k, v in extra.items() if k not in out}}
     res = _finite_dict(out, proto)
     res["R"] = max(res.get("R") or 0.0, 0.0)
     if clock is not None and "R_bps" not in res:
@@ -719,18 +781,29 @@ def _units(proto: Protocol, res: Mapping[str, Any]) -> dict[str, str]:
 
 
 def curve(name: str | Protocol, distance_km: Any, *, params: Any = None, clock: float | None = None,
-          progress: bool = False, **given: Any) -> "Curve":
+          clock_range: Any = None, progress: bool = False, **given: Any) -> "Curve":
     """Optimised key rate versus distance (km): free parameters optimised at every distance.
 
     The :class:`~qkdsym.curves.Curve` carries ``unit`` and ``settings``
     (every value used, the variant choices and the parameter set's name);
-    with ``clock`` (Hz) its observables include ``R_bps`` in bit/s.
+    with ``clock`` (Hz) its observables include ``R_bps`` in bit/s.  The
+    detector layer's parameters and ``clock_range`` (see :func:`evaluate`)
+    evaluate the curve point by point (:func:`qkdsym.clocking.curve_layered`;
+    with ``clock_range`` the clock is optimised per distance, ``optimal["clock"]``).
     """
     import numpy as np
 
     from .curves import chunked
 
     proto = protocol(name)
+    layer_names = {"dead_time", "pixels", "jitter", "dark_count_rate", "block_time"}
+    if clock_range is not None or any(given.get(k) is not None for k in layer_names):
+        from .clocking import curve_layered, split_layer
+
+        layer, rest = split_layer(proto, given)
+        return curve_layered(proto, layer, distance_km, params=params, clock=clock, clock_range=clock_range,
+                             given=rest, plain=_evaluate_layer_point, progress=progress)
+    given = {k: v for k, v in given.items() if k not in layer_names}
     given = _clock_into(proto, given, clock)
     s = proto.settings(given, params=params)
     L = _distance_list(distance_km)

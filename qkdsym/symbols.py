@@ -90,6 +90,7 @@ UNITS: dict[str, str] = {
     "q": "1", "mu_a": "photons/pulse", "mu_b": "photons/pulse", "mu_z": "photons/pulse", "mu_y": "photons/pulse",
     "mu_x": "photons/pulse", "p_z": "1", "N": "pulses", "eps_sec": "1", "eps_cor": "1", "V2": "1", "sigma": "rad/s",
     "delta_f": "Hz", "dt": "s", "T_c": "s", "F": "Hz", "M": "1", "p_mu": "1", "p_nu": "1", "duty": "1", "p_y": "1", "p_x": "1", "eps_pe": "1",
+    "dead_time": "s", "pixels": "1", "dark_count_rate": "Hz", "jitter": "s", "block_time": "s",
 }
 
 
@@ -154,6 +155,14 @@ PARAMS: dict[str, Parameter] = {
            lo_open=True),
         _P("p_nu", "nonnegative", r"p_{\nu}", "probability of the decoy intensity", 0.0, 1.0,
            hi_open=True),
+        # the detector layer of the contract (qkdsym.clocking): every protocol that declares a detector load
+        _P("dead_time", "nonnegative", r"\tau_{dead}", "detector dead time per pixel (s)", 0.0, 1.0),
+        _P("pixels", "positive,integer", r"N_{pix}", "pixels per detector (light spread evenly)", 1.0, 1e6,
+           integer=True),
+        _P("dark_count_rate", "nonnegative", r"DCR", "dark-count rate per detector (Hz)", 0.0, 1e9),
+        _P("jitter", "nonnegative", r"\sigma_{t}", "detector timing jitter, rms (s)", 0.0, 1e-3),
+        _P("block_time", "positive", r"T_{block}", "acquisition time of one finite-key block (s)", 0.0, 1e9,
+           lo_open=True),
     ]
 }
 

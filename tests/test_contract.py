@@ -106,6 +106,28 @@ def test_help_lists_exactly_the_protocols_options(name, capsys):
     assert not [f for f in others if f + " " in out]
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_detector_layer_for_every_protocol(name, capsys):
+    """The detector layer (qkdsym/clocking.py) through the same API and CLI for every protocol, the plugin too."""
+    p = contract.protocol(name)
+    assert p.detector_load and p.detectors >= 1 and [q.name for q in p.layer_params][:3] == ["dead_time", "pixels",
+                                                                                                "jitter"]
+    plain = qkdsym.evaluate(name, L=20, clock=1e9)
+    code, out, err = run(capsys, "eval", name, "--L", 20, "--dead-time", "50e-9", "--clock", "1e9", "--json")
+    assert code == 0, err
+    d = strict(out)
+    assert d["blind_slots"] == 50 and 0 < d["detector_load"] <= 1 and 0 < d["dead_time_factor"] < 1
+    assert 0 < d["R"] <= plain["R"] * (1 + 1e-6) and d["R_bps"] == pytest.approx(d["R"] * 1e9, rel=1e-9)
+    assert d["settings"]["dead_time_s"] == 5e-8 and d["settings"]["clock_Hz"] == 1e9
+    assert d["units"]["R_bps"] == "bit/s" and d["unit"] == p.rate_unit
+    zero = qkdsym.evaluate(name, L=20, clock=1e9, dead_time=0.0)
+    assert zero["R"] == plain["R"] and zero["dead_time_factor"] == 1.0
+    code, out, err = run(capsys, "eval", name, "--L", 20, "--pixels", "0", "--clock", "1e9")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "'pixels'" in err
+    code, out, _ = run(capsys, "eval", name, "--help")
+    assert all(q.cli_flag in out for q in p.layer_params) and "--clock-range" in out
+
+
 def test_eval_and_curve_share_defaults_and_report_them():
     r = qkdsym.evaluate("ecs-diqkd", mu=0.1, L=100)
     assert r["settings"] == {"mu": 0.1, "p_d": 1e-7, "e_d": 0.0, "beta": 0.2, "eta_d": 0.8, "N": None,

@@ -72,7 +72,7 @@ ECS_DIQKD = Protocol(
     variants=(Variant("scenario", ("ideal", "loss-dark", "misalignment"), "misalignment",
                       "which closed form: lossless; loss and dark counts; plus misalignment"),),
     rate_unit="bit/round", geometry="midpoint", param_sets=(XIE2024,),
-    engine="qkdsym.protocols.engines:ECS", exports=("python", "c", "json"),
+    engine="qkdsym.protocols.engines:ECS", exports=("python", "c", "json"), detector_load="station_clicks", detectors=2,
     citation="Y.-M. Xie, B.-H. Li, Y.-S. Lu, X.-Y. Cao, W.-B. Liu, H.-L. Yin and Z.-B. Chen, 'Overcoming the "
              "rate-distance limit of device-independent quantum key distribution'; key rate: A. Acin et al., "
              "Phys. Rev. Lett. 98, 230501 (2007)",
@@ -85,7 +85,8 @@ BELL_DIQKD = Protocol(
     params=(_PD, _BETA, _ETAD, _ROUNDS),
     variants=(Variant("scenario", ("ideal", "loss-dark"), "loss-dark", "lossless; loss and dark counts"),),
     rate_unit="bit/round", geometry="midpoint", param_sets=(XIE2024,),
-    engine="qkdsym.protocols.engines:BELL", exports=("python", "c", "json"),
+    engine="qkdsym.protocols.engines:BELL", exports=("python", "c", "json"), detector_load="station_clicks",
+    detectors=4,
     citation="Y.-M. Xie et al. (paper 004), Fig. 2 caption (baseline); spin-photon heralding: D. P. Nadlinger et "
              "al., Nature 607, 682 (2022); key rate: A. Acin et al., PRL 98, 230501 (2007)",
     conventions=_HERALDED_CONV,
@@ -108,7 +109,7 @@ BB84_WCP_DECOY = Protocol(
                       "single-photon bounds: infinite decoys, vacuum + weak decoy (derived), LP over the decoys",
                       aliases=("--scenario",)),),
     rate_unit="bit/pulse", geometry="point-to-point", param_sets=(GYS,),
-    engine="qkdsym.protocols.engines:BB84_DECOY", exports=("python", "c", "json"),
+    engine="qkdsym.protocols.engines:BB84_DECOY", exports=("python", "c", "json"), detector_load="Q_mu", detectors=2,
     citation="H.-K. Lo, X. Ma, K. Chen, PRL 94, 230504 (2005); X. Ma, B. Qi, Y. Zhao, H.-K. Lo, PRA 72, 012326 "
              "(2005); D. Gottesman, H.-K. Lo, N. Luetkenhaus, J. Preskill, QIC 4, 325 (2004); finite key: C. C. W. "
              "Lim, M. Curty, N. Walenta, F. Xu, H. Zbinden, PRA 89, 022307 (2014)",
@@ -123,7 +124,7 @@ BB84_SPS = Protocol(
     rate_unit="bit/pulse", geometry="point-to-point",
     param_sets=(ParamSet("zhang2025", "Y. Zhang et al. (paper 003), Table 1 (<n>, g2); fibre 0.2 dB/km and "
                          "eta_d = 1 assumed", {"n_mean": 0.292, "g2": 0.00698, "beta": 0.2, "eta_d": 1.0}),),
-    engine="qkdsym.protocols.engines:SPS", exports=("json",),
+    engine="qkdsym.protocols.engines:SPS", exports=("json",), detector_load="Q_click", detectors=2,
     citation="Y. Zhang et al., 'Experimental single-photon quantum key distribution surpassing the fundamental "
              "coherent-state rate limit' (paper 003)",
     conventions="asymptotic, ideal (no background, no misalignment), efficient BB84 (q = 1); point to point "
@@ -152,7 +153,7 @@ MDI_DECOY = Protocol(
                          "p_z, x: Yan et al. (paper 001)", _XU_YAN),
                 ParamSet("yan2025-point", "Yan et al. (paper 001): z, y, x, p_z at ~30 dB; detectors of Xu 2013",
                          {**_XU_YAN, "mu_z": 0.636, "mu_y": 0.204})),
-    engine="qkdsym.protocols.engines:MDI", exports=("json",),
+    engine="qkdsym.protocols.engines:MDI", exports=("json",), detector_load="station_clicks", detectors=2,
     citation="H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503 (2012); X. Ma, M. Razavi, PRA 86, 062319 (2012); "
              "Y.-H. Zhou, Z.-W. Yu, X.-B. Wang, PRA 93, 042324 (2016); Yan et al. (paper 001)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); R per pulse pair, "
@@ -179,7 +180,7 @@ ASYNC_MDI = Protocol(
                       "finite key (with --n-pulses): where mu and p_mu are optimised (curve; eval without them), "
                       "optimise nu and p_nu too, or keep --nu/--p-nu", flag="--finite-decoys")),
     rate_unit="bit/time bin", geometry="midpoint", param_sets=(ZHOU2023,),
-    engine="qkdsym.protocols.engines:ASYNC", exports=("json",),
+    engine="qkdsym.protocols.engines:ASYNC", exports=("json",), detector_load="q_click_all", detectors=2,
     citation="Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, 250801 "
              "(2023) (click filtering, Eq. (2)); P. Zeng et al., Nat. Commun. 13, 3903 (2022)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); p_d per gate per detector; R per time "
@@ -197,7 +198,7 @@ TF_QKD = Protocol(
                       "phase-error bound: (B27) of Ma-Zeng-Zhou 2018 (M slices, e_d, dark counts) or the exact "
                       "even-photon fraction of the virtual parity measurement", flag="--phase-error"),),
     rate_unit="bit/pulse", geometry="midpoint", param_sets=(ZHOU2023_TF,),
-    engine="qkdsym.protocols.engines:TF", exports=("json",),
+    engine="qkdsym.protocols.engines:TF", exports=("json",), detector_load="Q_mu", detectors=2,
     citation="X. Ma, P. Zeng, H. Zhou, Phys. Rev. X 8, 031043 (2018)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10), total intensity mu (mu/2 per user); "
                 "p_d per gate per detector; R per pulse, R_bps = F duty R; SKC0 = plob(10^(-beta L/10))",

@@ -15,7 +15,8 @@ Example
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import math
+from typing import Any, Callable, Mapping, Sequence
 
 from ..contract import Engine, Param, ParamSet, Protocol, Variant
 
@@ -45,8 +46,17 @@ def _refuse_fixed(name: str, values: Mapping[str, Any], free: Sequence[str], fix
 class HeraldedEngine(Engine):
     """The engine of a heralded protocol (:class:`qkdsym.protocols.base.HeraldedProtocol`)."""
 
-    def __init__(self, legacy: Any) -> None:
+    def __init__(self, legacy: Any, station: Callable[[Mapping[str, Any]], float] | None = None) -> None:
         self._legacy = legacy
+        self._station = station
+
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``station_clicks``: probability of at least one click at the station per round (when the engine
+        was given its formula)."""
+        if self._station is None:
+            return {}
+        return {"station_clicks": self._station(_with_opt(out, values))}
 
     @property
     def legacy(self) -> Any:
@@ -164,7 +174,8 @@ def _twin_rows(legacy: Any) -> list[Any]:
 
 
 def heralded_protocol(legacy: Any, *, param_sets: Sequence[ParamSet] | None = None, rate_unit: str = "bit/round",
-                      settings: Sequence[Param] = (), exports: Sequence[str] = ("python", "c", "json")) -> Protocol:
+                      settings: Sequence[Param] = (), exports: Sequence[str] = ("python", "c", "json"),
+                      detector_load: str = "Q_zz", detectors: int = 2) -> Protocol:
     """A contract :class:`~qkdsym.contract.Protocol` for a heralded protocol built from the engine.
 
     ``legacy`` is a :class:`~qkdsym.protocols.base.HeraldedProtocol` whose
@@ -172,6 +183,13 @@ def heralded_protocol(legacy: Any, *, param_sets: Sequence[ParamSet] | None = No
     parameters (``legacy.free``) are optimised per distance; every other
     parameter is a setting (defaults from ``param_sets``, the first being the
     default; :data:`qkdsym.protocols.catalog.XIE2024` if none is given).
+
+    ``detector_load`` names the observable the detector layer reads as the
+    station's click probability per round, shared by ``detectors`` detectors
+    (:mod:`qkdsym.clocking`); the default, the heralding probability
+    ``Q_zz``, counts only the heralding clicks -- a lower bound on the load
+    (non-heralding clicks blind the detectors too), so the dead-time factor is
+    optimistic there; name a fuller observable where the protocol reports one.
     """
     from .catalog import XIE2024
 
@@ -192,11 +210,37 @@ def heralded_protocol(legacy: Any, *, param_sets: Sequence[ParamSet] | None = No
                     geometry="midpoint", param_sets=sets, engine=HeraldedEngine(legacy),
                     variants=(Variant("scenario", tuple(s.name for s in legacy.scenarios),
                                       legacy.scenarios[-1].name, "which closed form"),),
-                    exports=tuple(exports), citation=legacy.citation, conventions=legacy.conventions)
+                    exports=tuple(exports), citation=legacy.citation, conventions=legacy.conventions,
+                    detector_load=detector_load, detectors=detectors)
 
 
-ECS = HeraldedEngine("ecs-diqkd")
-BELL = HeraldedEngine("bell-diqkd")
+def _with_opt(out: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the free parameters the point optimised (``out["x_opt"]``) filled in."""
+    v = dict(values)
+    for k, x in out.items():
+        if k.endswith("_opt") and v.get(k[:-4]) is None:
+            v[k[:-4]] = x
+    return v
+
+
+def _no_click(p_d: Any, n: int) -> float:
+    return (1.0 - float(p_d or 0.0)) ** n
+
+
+def _ecs_station(v: Mapping[str, Any]) -> float:
+    """ECS: the photons reaching the station are Poisson of mean ``2 eta mu`` in every qubit branch, two
+    detectors: ``1 - (1 - p_d)^2 exp(-2 eta mu)``."""
+    return 1.0 - _no_click(v.get("p_d"), 2) * math.exp(-2.0 * float(v["eta"]) * float(v["mu"]))
+
+
+def _bell_station(v: Mapping[str, Any]) -> float:
+    """Spin-photon Bell states: one photon per user, each arriving with ``eta``, four detectors:
+    ``1 - (1 - p_d)^4 (1 - eta)^2``."""
+    return 1.0 - _no_click(v.get("p_d"), 4) * (1.0 - float(v["eta"])) ** 2
+
+
+ECS = HeraldedEngine("ecs-diqkd", station=_ecs_station)
+BELL = HeraldedEngine("bell-diqkd", station=_bell_station)
 
 
 def _where(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,6 +325,16 @@ class _BB84Decoy(_RateEngine):
             out["budget"] = _lim_budget(values["eps_sec"], values["eps_cor"])
         return out
 
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``Q_mu`` where the result has none (finite key): the signal's gain ``1 - (1 - Y0) exp(-eta mu1)``
+        taken for every pulse (the decoys are weaker: an upper bound on the load)."""
+        v = _with_opt(out, values)
+        mu = v.get("mu1") if v.get("mu1") is not None else v.get("mu")
+        if mu is None:
+            return {}
+        return {"Q_mu": 1.0 - (1.0 - float(v["Y0"])) * math.exp(-float(v["eta"]) * float(mu))}
+
     def point_module(self, choices: Mapping[str, str], values: Mapping[str, Any]) -> bool:
         if choices["decoy"] == "vacuum-weak" and values.get("nu") is not None:
             from .checks import check_nu
@@ -315,6 +369,11 @@ class _SPS(_RateEngine):
 
         return sps_eval(values["n_mean"], values["g2"], values["eta"])
 
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``Q_click = eta <n>``: clicks per pulse without pre-attenuation (an upper bound on the load)."""
+        return {"Q_click": min(float(values["eta"]) * float(values["n_mean"]), 1.0)}
+
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
         import time
@@ -346,6 +405,16 @@ class _MDI(_RateEngine):
 
             out["budget"] = budget(values["eps_pe"]).as_dict()
         return out
+
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``station_clicks = 1 - (1 - p_d)^2 exp(-2 eta z)``: both users at the signal intensity ``z`` in every
+        slot (the decoys are weaker: an upper bound on the load), ``eta`` per user."""
+        v = _with_opt(out, values)
+        if v.get("mu_z") is None:
+            return {}
+        return {"station_clicks": 1.0 - _no_click(v.get("p_d"), 2) * math.exp(-2.0 * float(v["eta"]) *
+                                                                                float(v["mu_z"]))}
 
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         v = values
@@ -404,6 +473,17 @@ class _Async(_RateEngine):
         return async_eval(v["mu"], v["p_mu"], click_filter=choices["click_filter"] == "on", **_where(v),
                           **{k: v[k] for k in self._KEYS})
 
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``q_click_all``: every click at the station per time bin (kept or filtered out), each user sending
+        mu (p_mu), nu (p_nu) or vacuum: ``1 - (1 - p_d)^2 (sum_i p_i exp(-eta mu_i))^2``."""
+        v = _with_opt(out, values)
+        if v.get("mu") is None or v.get("p_mu") is None:
+            return {}
+        eta, mu, p_mu, nu, p_nu = (float(v[k]) for k in ("eta", "mu", "p_mu", "nu", "p_nu"))
+        e = p_mu * math.exp(-eta * mu) + p_nu * math.exp(-eta * nu) + (1.0 - p_mu - p_nu)
+        return {"q_click_all": 1.0 - _no_click(v.get("p_d"), 2) * e * e}
+
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
         v = values
@@ -436,6 +516,14 @@ class _TF(_RateEngine):
 
         return tf_eval(values["mu"], phase_error=choices["phase_error"], **_where(values),
                        **{k: values[k] for k in self._KEYS})
+
+    def detector_observables(self, out: Mapping[str, Any], values: Mapping[str, Any],
+                             choices: Mapping[str, str]) -> dict[str, Any]:
+        """``Q_mu`` where the result has none: ``1 - (1 - p_d)^2 exp(-eta mu)`` (``mu`` the total intensity)."""
+        v = _with_opt(out, values)
+        if v.get("mu") is None:
+            return {}
+        return {"Q_mu": 1.0 - _no_click(v.get("p_d"), 2) * math.exp(-float(v["eta"]) * float(v["mu"]))}
 
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
