@@ -151,7 +151,7 @@ MDI_DECOY = Protocol(
                          "p_z, x: Yan et al. (paper 001)", _XU_YAN),
                 ParamSet("yan2025-point", "Yan et al. (paper 001): z, y, x, p_z at ~30 dB; detectors of Xu 2013",
                          {**_XU_YAN, "mu_z": 0.636, "mu_y": 0.204})),
-    engine="qkdsym.protocols.engines:MDI", exports=("json",),
+    engine="qkdsym.protocols.engines:MDI", exports=("python", "c", "json"),
     citation="H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503 (2012); X. Ma, M. Razavi, PRA 86, 062319 (2012); "
              "Y.-H. Zhou, Z.-W. Yu, X.-B. Wang, PRA 93, 042324 (2016); Yan et al. (paper 001)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); R per pulse pair, "
