@@ -405,12 +405,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _distances(distance_km: Any) -> np.ndarray:
+def distances_km(distance_km: Any) -> np.ndarray:
+    """The distances of a curve as a checked 1-D float array (km, each in L's domain)."""
     L = np.atleast_1d(np.asarray(distance_km, dtype=float))
     if L.ndim != 1 or L.size == 0:
-        raise ValueError("distance_km must be a non-empty 1-D list of distances")
+        raise ValueError("distances must be a non-empty 1-D list of distances (km)")
     validate("L", L)
     return L
+
+
+_distances = distances_km
 
 
 def _brackets(x: np.ndarray, g: np.ndarray) -> list[tuple[float, float]]:

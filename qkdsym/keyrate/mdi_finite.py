@@ -104,7 +104,7 @@ import numpy as np
 
 from ..channel import midpoint_eta, point_to_point_eta
 from ..compile.runtime import h2
-from ..curves import Curve
+from ..curves import Curve, distances_km
 from ..optimize import Bound, maximize
 from ..protocols.mdi_decoy import DEFAULTS as _MDI_DEFAULTS
 from ..protocols.mdi_decoy import _raw_gains, mdi_eval
@@ -528,10 +528,7 @@ def mdi_finite_curve(distances: Any, *, N: float, clock: float | None = None, ep
     e = _check_eps(eps)
     s = _settings(settings, e)
     N = _check_N(N)
-    L = np.atleast_1d(np.asarray(distances, dtype=float))
-    if L.ndim != 1 or L.size == 0:
-        raise ValueError("distances must be a non-empty 1-D list of distances (km)")
-    validate("L", L)
+    L = distances_km(distances)
     if clock is not None:
         validate("F", float(clock))
     eta = np.asarray(midpoint_eta(L, s["beta"], s["eta_d"]), dtype=float).reshape(L.shape)

@@ -54,7 +54,8 @@ _ZHOU_HW = {"beta": 0.16, "eta_d": 0.775, "p_d": 3.42e-9, "F": 1e9, "M": 16, "f"
 _ZHOU_CITE = "L. Zhou et al., PRL 130, 250801 (2023) (paper 000): fibre, SNSPDs, clock"
 #: paper 000's hardware with its async-MDI settings (V2, sigma, T_c, decoy nu and its probability)
 ZHOU2023 = ParamSet("zhou2023", _ZHOU_CITE + "; V2, sigma, T_c, nu, p_nu of its Eq. (2) and Fig. 4",
-                    {**_ZHOU_HW, "V2": 0.46, "sigma": 5900.0, "delta_f": 0.0, "T_c": 2e-4, "nu": 0.05, "p_nu": 0.1})
+                    {**_ZHOU_HW, "V2": 0.46, "sigma": 5900.0, "delta_f": 0.0, "T_c": 2e-4, "nu": 0.05, "p_nu": 0.1,
+                     "eps_pe": 1e-10})
 #: the same hardware for the TF-QKD it compares with (e_d = 2 % and full duty cycle assumed)
 ZHOU2023_TF = ParamSet("zhou2023", _ZHOU_CITE + "; e_d = 2 % and duty 1 assumed for the TF-QKD comparison",
                        {**_ZHOU_HW, "e_d": 0.02, "duty": 1.0})
@@ -166,9 +167,17 @@ ASYNC_MDI = Protocol(
             Param("nu"), Param("p_nu", flag="--p-nu"), Param("T_c", flag="--t-c", aliases=("--Tc",)), _CLOCK,
             Param("M", flag="--slices", aliases=("--M",), help="number of phase slices"),
             Param("V2", flag="--v2", aliases=("--V2",)), Param("sigma"), Param("delta_f", flag="--delta-f"),
-            _PD, _ETAD, _BETA, _F),
+            _PD, _ETAD, _BETA, _F,
+            Param("N", flag="--n-pulses", aliases=("--N",), optional=True,
+                  help="time bins sent: finite key (three intensities, Chernoff bounds, Eq. (1) of paper 000; "
+                       "absent: asymptotic)"),
+            Param("eps_pe", flag="--eps", requires=("N",),
+                  help="failure probability of each bound and of eps_cor, eps_PA, eps', eps_hat (finite key)")),
     variants=(Variant("click_filter", ("on", "off"), "on", "click filtering of Zhou et al.",
-                      flag="--click-filter"),),
+                      flag="--click-filter"),
+              Variant("finite_decoys", ("optimised", "given"), "optimised",
+                      "finite key (with --n-pulses): where mu and p_mu are optimised (curve; eval without them), "
+                      "optimise nu and p_nu too, or keep --nu/--p-nu", flag="--finite-decoys")),
     rate_unit="bit/time bin", geometry="midpoint", param_sets=(ZHOU2023,),
     engine="qkdsym.protocols.engines:ASYNC", exports=("json",),
     citation="Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, 250801 "

@@ -403,20 +403,45 @@ class _Async(_RateEngine):
     name = "async-mdi"
     _KEYS = ("nu", "p_nu", "T_c", "F", "M", "V2", "sigma", "delta_f", "p_d", "eta_d", "beta", "f")
 
+    _FINITE = ("T_c", "F", "M", "V2", "sigma", "delta_f", "p_d", "eta_d", "beta", "f")
+
+    def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        out = super().optimum(L, values, choices)
+        if values.get("N") is not None:
+            from ..keyrate.async_finite import budget
+
+            out["budget"] = budget(values["eps_pe"]).as_dict()
+        return out
+
     def evaluate(self, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+        v = values
+        if v.get("N") is not None:
+            from ..keyrate.async_finite import async_finite_eval
+
+            return async_finite_eval(v["mu"], v["p_mu"], v["nu"], v["p_nu"], N=v["N"], eps=v["eps_pe"],
+                                     click_filter=choices["click_filter"] == "on", **_where(v),
+                                     **{k: v[k] for k in self._FINITE})
         from .async_mdi import async_eval
 
-        v = values
         return async_eval(v["mu"], v["p_mu"], click_filter=choices["click_filter"] == "on", **_where(v),
                           **{k: v[k] for k in self._KEYS})
 
     def curve(self, distance_km: Any, values: Mapping[str, Any], choices: Mapping[str, str],
               progress: bool = False) -> Any:
+        v = values
+        _refuse_fixed(self.name, v, ("mu", "p_mu"))
+        if v.get("N") is not None:
+            from ..keyrate.async_finite import async_finite_curve
+
+            given = choices["finite_decoys"] == "given"
+            return async_finite_curve(distance_km, N=v["N"], eps=v["eps_pe"], nu=v["nu"] if given else None,
+                                      p_nu=v["p_nu"] if given else None,
+                                      click_filter=choices["click_filter"] == "on",
+                                      **{k: v[k] for k in self._FINITE})
         from .async_mdi import async_curve
 
-        _refuse_fixed(self.name, values, ("mu", "p_mu"))
         return async_curve(distance_km, click_filter=choices["click_filter"] == "on",
-                           **{k: values[k] for k in self._KEYS})
+                           **{k: v[k] for k in self._KEYS})
 
 
 #: points of the tf-qkd checks: (mu, eta, M, e_d, p_d)
