@@ -372,6 +372,148 @@ def test_eat_c_agrees_with_package(protocol, tmp_path):
     assert worst <= RTOL_C
 
 
+# ------------------------------------------------------------------------------------------- async-mdi
+def _async_points() -> list[dict]:
+    pts = []
+    for L, N, eps in [(0.0, 1e12, 1e-10), (50.0, 1e10, 1e-10), (100.0, 1e12, 1e-15), (150.0, 1e11, 1e-3),
+                      (200.0, 1e13, 1e-10), (300.0, 1e13, 1e-6), (400.0, 7e13, 1e-10), (508.16, 7.24e13, 1e-10),
+                      (100.0, 1e14, 1e-12), (250.0, 1e9, 1e-10)]:
+        pts.append(dict(mu=0.4, p_mu=0.3, nu=0.05, p_nu=0.15, L=L, N=N, eps=eps, iters=4, M=16))
+    for mu, pm, nu, pn, it, M in [(0.5, 0.2, 0.1, 0.3, 4, 16), (0.3, 0.4, 0.02, 0.1, 0, 8), (0.45, 0.1, 0.08, 0.4, 8, 32)]:
+        pts.append(dict(mu=mu, p_mu=pm, nu=nu, p_nu=pn, L=120.0, N=1e12, eps=1e-10, iters=it, M=M))
+    return pts
+
+
+def _async_cases() -> list[tuple[dict, dict, dict]]:
+    from qkdsym.channel import midpoint_eta
+    from qkdsym.keyrate import async_finite as af
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for s in _async_points():
+        eta = float(midpoint_eta(s["L"], af.DEFAULTS["beta"], af.DEFAULTS["eta_d"]))
+        c = af.expected_counts(eta, s["mu"], s["p_mu"], s["nu"], s["p_nu"], s["N"], M=s["M"], T_c=200e-6)
+        n = {k: float(v) for k, v in c["n"].items()}
+        m = {k: float(v) for k, v in c["m"].items()}
+        cases.append((n, m, s))
+        nn = {k: float(rng.poisson(v)) if v < 1e15 else v for k, v in n.items()}
+        mm = {k: min(float(rng.poisson(v)), nn[k]) for k, v in m.items()}
+        cases.append((nn, mm, s))
+    base = _async_points()[0]
+    cases.append(({k: 0.0 for k in n}, {k: 0.0 for k in m}, base))
+    cases.append(({k: 3.0 for k in n}, {k: 1.0 for k in m}, base))
+    return cases
+
+
+def _async_kw(s: dict) -> dict:
+    return dict(mu=s["mu"], nu=s["nu"], p_mu=s["p_mu"], p_nu=s["p_nu"], M=s["M"], eps=s["eps"], iters=s["iters"])
+
+
+def _async_c_call(lib: ctypes.CDLL, n: dict, m: dict, s: dict, **over) -> tuple[int, dict]:
+    from qkdsym.compile.export_finite import ASYNC_OUTPUTS
+    from qkdsym.keyrate.async_finite import SETS
+
+    k = len(ASYNC_OUTPUTS)
+    out = (ctypes.c_double * k)(*([-7.0] * k))
+    fn = lib.qkdsym_async_mdi_finite_key_length
+    fn.restype = ctypes.c_int
+    fn.argtypes = [D, D] + [ctypes.c_double] * 4 + [ctypes.c_int] + [ctypes.c_double] * 7 + [ctypes.c_int, D]
+    a = dict(f=1.16, eps_cor=s["eps"], eps_pa=s["eps"], eps_prime=s["eps"], eps_hat=s["eps"], **s)
+    a.update(over)
+    rc = fn((ctypes.c_double * 10)(*[float(n[x]) for x in SETS]),
+            (ctypes.c_double * 2)(float(m["mu,mu"]), float(m["2nu,2nu"])), a["mu"], a["nu"], a["p_mu"], a["p_nu"],
+            a["M"], a["N"], a["eps"], a["eps_cor"], a["eps_pa"], a["eps_prime"], a["eps_hat"], a["f"], a["iters"], out)
+    return rc, dict(zip(ASYNC_OUTPUTS, list(out)))
+
+
+@pytest.fixture(scope="module")
+def asy(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("async")
+    return {"py": _exec_clean("async-mdi", tmp), "lib": _build(tmp, "async-mdi") if CC else None}
+
+
+def test_async_exported_python_and_package_are_one_program(asy):
+    from qkdsym.keyrate import async_finite as af
+
+    worst = 0.0
+    for n, m, s in _async_cases():
+        a = asy["py"]["key_length_from_counts"](n, m, **_async_kw(s), N=s["N"])
+        b = af.key_length_from_counts(n, m, **_async_kw(s))
+        for k, v in b.items():
+            worst = max(worst, _rel(a[k], float(v), 0.0) if a[k] != float(v) else 0.0)
+        assert a["ell"] == max(float(b["l"]), 0.0) and a["eps_sec"] == pytest.approx(
+            af.budget(s["eps"]).eps_sec, rel=1e-15)
+    MEASURED["async python vs numpy"] = worst
+    assert worst == 0.0
+
+
+@need_cc
+def test_async_c_agrees_with_numpy(asy):
+    from qkdsym.keyrate import async_finite as af
+
+    worst, count = 0.0, 0
+    for n, m, s in _async_cases():
+        ref = asy["py"]["key_length_from_counts"](n, m, **_async_kw(s), N=s["N"])
+        rc, out = _async_c_call(asy["lib"], n, m, s)
+        assert rc == 0
+        big = max(n["mu,mu"], 1.0)
+        scale = {k: big for k in ("ell", "l", "s_0", "s_11", "lambda_EC", "pa_bits")}
+        scale["R"] = big / s["N"]
+        for k, v in out.items():
+            assert np.isfinite(v), k
+            worst = max(worst, _rel(v, ref[k], RTOL_C * scale.get(k, 0.0) * 1e-3))
+        count += 1
+    assert af.SETS  # the C port checks SETS' order when generated
+    MEASURED["async C vs numpy"] = worst
+    assert count >= 20 and worst <= RTOL_C, worst
+
+
+def test_async_exported_function_equals_async_finite_eval(asy):
+    from qkdsym.channel import midpoint_eta
+    from qkdsym.keyrate import async_finite as af
+
+    worst, count = 0.0, 0
+    for s in _async_points():
+        ref = af.async_finite_eval(s["mu"], s["p_mu"], s["nu"], s["p_nu"], N=s["N"], L=s["L"], eps=s["eps"],
+                                   T_c=200e-6, M=s["M"], iters=s["iters"])
+        if ref["R"] <= 0:
+            continue
+        eta = float(midpoint_eta(s["L"], af.DEFAULTS["beta"], af.DEFAULTS["eta_d"]))
+        c = af.expected_counts(eta, s["mu"], s["p_mu"], s["nu"], s["p_nu"], s["N"], M=s["M"], T_c=200e-6)
+        r = asy["py"]["key_length_from_counts"](c["n"], c["m"], **_async_kw(s), N=s["N"])
+        for k in ("R", "s_11", "phi_11", "Y11_L", "lambda_EC"):
+            worst = max(worst, _rel(r[k], ref[k], 0.0))
+        count += 1
+    MEASURED["async exported vs async_finite_eval"] = worst
+    assert count >= 10 and worst <= 1e-12
+
+
+@need_cc
+@pytest.mark.parametrize("bad, code", [
+    (dict(n=-1.0), "n"), (dict(m=1e9), "m"), (dict(mu=0.0), "mu"), (dict(nu=0.5), "nu"), (dict(p_mu=1.0), "p_mu"),
+    (dict(p_nu=0.8), "p_nu"), (dict(M=0), "M"), (dict(N=0.0), "N"), (dict(eps=2.0), "eps"),
+    (dict(eps_cor=0.0), "eps_cor"), (dict(eps_hat=1.0), "eps_hat"), (dict(f=0.1), "f"), (dict(iters=99), "iters")])
+def test_async_bad_inputs(asy, bad, code):
+    from qkdsym.keyrate.async_finite import SETS
+
+    n = {k: 100.0 for k in SETS}
+    m = {"mu,mu": 10.0, "2nu,2nu": 10.0}
+    s = dict(mu=0.4, p_mu=0.3, nu=0.05, p_nu=0.15, N=1e9, eps=1e-10, iters=4, M=16)
+    over = dict(bad)
+    if "n" in over:
+        n["o,nu"] = over.pop("n")
+    if "m" in over:
+        m["mu,mu"] = over.pop("m")
+    rc, out = _async_c_call(asy["lib"], n, m, s, **over)
+    lib = asy["lib"]
+    lib.qkdsym_async_mdi_finite_error.restype = ctypes.c_char_p
+    assert rc > 0 and lib.qkdsym_async_mdi_finite_error(rc).decode() == code
+    assert all(v == -7.0 for v in out.values())
+    kw = {**_async_kw(s), "N": s["N"], **over}
+    with pytest.raises(ValueError, match=f"'{code}'|{code}\\["):
+        asy["py"]["key_length_from_counts"](n, m, **kw)
+
+
 # ------------------------------------------------------------------------------------------ the contract
 def test_contract_export_writes_the_finite_functions(tmp_path):
     files = contract.export("bb84-wcp-decoy", "c", tmp_path / "bb84.c")
@@ -392,7 +534,8 @@ def test_contract_export_writes_the_finite_functions(tmp_path):
     with pytest.raises(ValueError, match="not written by qkdsym"):
         contract.export("bb84-wcp-decoy", "c", tmp_path / "mine.c")
     assert not (tmp_path / "mine.c").exists()
-    assert set(FINITE) == {"bb84-wcp-decoy", "mdi-decoy", "ecs-diqkd", "bell-diqkd"}
+    assert [p.name for p in contract.export("async-mdi", "c", tmp_path / "amdi.c")] == ["amdi.c", "amdi.h"]
+    assert set(FINITE) == {"bb84-wcp-decoy", "mdi-decoy", "ecs-diqkd", "bell-diqkd", "async-mdi"}
 
 
 def test_report_measured_agreement():

@@ -80,6 +80,7 @@ FINITE: dict[str, str] = {
     "mdi-decoy": "four-intensity MDI-QKD, Chernoff bounds: observed counts -> key length",
     "ecs-diqkd": "DIQKD by entropy accumulation: heralded rounds, CHSH, QBER -> key length",
     "bell-diqkd": "DIQKD by entropy accumulation: heralded rounds, CHSH, QBER -> key length",
+    "async-mdi": "asynchronous MDI-QKD, Chernoff bounds: observed coincidence counts -> key length",
 }
 #: every exported file carries this in its first line (the CLI refuses to overwrite files without it)
 MARK = "exported by qkdsym"
@@ -192,6 +193,8 @@ def finite_python_source(protocol: str) -> str:
         return _bb84_python()
     if protocol == "mdi-decoy":
         return _mdi_python()
+    if protocol == "async-mdi":
+        return _async_python()
     return _eat_python()
 
 
@@ -204,7 +207,9 @@ static double qk_max(double a, double b) { return a > b ? a : b; }
 static double qk_min(double a, double b) { return a < b ? a : b; }
 static int qk_count_ok(double x) { return isfinite(x) && x >= 0.0; }
 static int qk_prob_ok(double x) { return isfinite(x) && x > 0.0 && x < 1.0; }
+"""
 
+_C_H2 = r"""
 /* binary entropy in bits, h2(0) = h2(1) = 0 (qkdsym.compile.runtime.h2) */
 static double qk_h2(double x)
 {
@@ -414,7 +419,7 @@ def _bb84_c(header_name: str) -> tuple[str, str]:
     store = "\n".join(f"    out[{pre.upper()}_{_macro_name(n)}] = {values[n]};" for n in COUNT_OUTPUTS)
     common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(COUNT_OUTPUTS)))
     h = _fill(_BB84_H, OUTMACROS=_outs(pre, COUNT_OUTPUTS), ERRMACROS=em, **common)
-    c = _fill(_BB84_C, HEADER=header_name, COMMON=_C_COMMON, ERRCASES=ec, OUTSTORE=store, **common)
+    c = _fill(_BB84_C, HEADER=header_name, COMMON=_C_COMMON + _C_H2, ERRCASES=ec, OUTSTORE=store, **common)
     return c, h
 
 
@@ -706,7 +711,7 @@ def _mdi_c(header_name: str) -> tuple[str, str]:
             raise RuntimeError(f"unexpected names in the four-intensity bound: {code}")
     common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(COUNT_OUTPUTS)))
     h = _fill(_MDI_H, CMACROS=cm, OUTMACROS=_outs(pre, COUNT_OUTPUTS), ERRMACROS=em, **common)
-    c = _fill(_MDI_C, HEADER=header_name, COMMON=_C_COMMON, CLOW=repr(cc._C_LOW), Y11=y11, E11=e11, ERRCASES=ec,
+    c = _fill(_MDI_C, HEADER=header_name, COMMON=_C_COMMON + _C_H2, CLOW=repr(cc._C_LOW), Y11=y11, E11=e11, ERRCASES=ec,
               OUTSTORE=store, **common)
     return c, h
 
@@ -884,6 +889,8 @@ def finite_c_source(protocol: str, header_name: str | None = None) -> tuple[str,
         return _bb84_c(header_name)
     if protocol == "mdi-decoy":
         return _mdi_c(header_name)
+    if protocol == "async-mdi":
+        return _async_c(header_name)
     return _eat_c(protocol, header_name)
 
 
@@ -929,3 +936,261 @@ def export_finite(protocol: str, to: str, path: str | Path, *, alongside: bool =
         return [_write(paths[0], finite_python_source(protocol))]
     c, h = finite_c_source(protocol, paths[1].name)
     return [_write(paths[0], c), _write(paths[1], h)]
+
+
+# ------------------------------------------------------------------------------------------- async-mdi
+_ASYNC_WRAP = '''
+
+def key_length_from_counts(n: Mapping[str, Any], m: Mapping[str, Any], mu: Any, nu: Any, p_mu: Any, p_nu: Any,
+                           *, M: int, N: Any = None, f: float = DEFAULTS["f"], eps: float = DEFAULTS["eps"],
+                           eps_cor: float | None = None, eps_pa: float | None = None,
+                           eps_prime: float | None = None, eps_hat: float | None = None,
+                           iters: int = 4) -> dict[str, Any]:
+    """Key length (bits) of asynchronous MDI-QKD from the observed coincidence counts.
+
+    The package's qkdsym.keyrate.async_finite.key_length_from_counts (``_key_length_unchecked`` here,
+    copied verbatim) behind input checks (ValueError naming the parameter); adds ``ell = max(l, 0)``,
+    ``R = ell/N`` (NaN without ``N``) and the budget ``eps_sec = 2 (14 eps + eps') + eps_hat + eps_PA``.
+    ``n``: the counts of SETS; ``m``: the errors of "mu,mu" and "2nu,2nu".
+    """
+    for name, d, keys in (("n", n, SETS), ("m", m, ("mu,mu", "2nu,2nu"))):
+        for k in keys:
+            if k not in d:
+                raise ValueError(f"parameter {name!r} has no count {k!r} (need {', '.join(keys)})")
+            a = np.asarray(d[k], dtype=float)
+            if np.any(~np.isfinite(a) | (a < 0)):
+                raise ValueError(f"parameter {name}[{k!r}] (count) = {d[k]!r} is outside the allowed range [0, inf)")
+        for k in ("mu,mu", "2nu,2nu"):
+            if name == "m" and np.any(np.asarray(m[k], dtype=float) > np.asarray(n[k], dtype=float)):
+                raise ValueError(f"parameter m[{k!r}] (errors) = {m[k]!r} must not exceed n[{k!r}] = {n[k]!r}")
+    for name, v in (("mu", mu), ("nu", nu)):
+        a = np.asarray(v, dtype=float)
+        if np.any(~np.isfinite(a) | (a <= 0)):
+            raise ValueError(f"parameter {name!r} (intensity) = {v!r} is outside the allowed range (0, inf)")
+    if np.any(~(np.asarray(nu, dtype=float) < np.asarray(mu, dtype=float))):
+        raise ValueError(f"parameter 'nu' = {nu!r} must be smaller than mu = {mu!r}")
+    for name, v in (("p_mu", p_mu), ("p_nu", p_nu)):
+        a = np.asarray(v, dtype=float)
+        if np.any(~np.isfinite(a) | (a <= 0) | (a >= 1)):
+            raise ValueError(f"parameter {name!r} (probability) = {v!r} is outside the allowed range (0, 1)")
+    if np.any(~(1.0 - np.asarray(p_mu, dtype=float) - np.asarray(p_nu, dtype=float) > 0)):
+        raise ValueError(f"parameter 'p_nu' = {p_nu!r}: p_mu + p_nu must be < 1 (the vacuum needs p_o > 0)")
+    if not (isinstance(M, int) and not isinstance(M, bool) and M >= 1):
+        raise ValueError(f"parameter 'M' (phase slices) = {M!r} must be an integer >= 1")
+    fv = np.asarray(f, dtype=float)
+    if np.any(~np.isfinite(fv) | (fv < 1)):
+        raise ValueError(f"parameter 'f' (error-correction efficiency) = {f!r} is outside the allowed range [1, inf)")
+    if not (isinstance(iters, int) and 0 <= iters <= 64):
+        raise ValueError(f"parameter 'iters' (Newton steps) = {iters!r} is outside the allowed range 0..64")
+    Nv = np.nan
+    if N is not None:
+        Nv = np.asarray(N, dtype=float)
+        if np.any(~np.isfinite(Nv) | (Nv <= 0)):
+            raise ValueError(f"parameter 'N' (time bins sent) = {N!r} is outside the allowed range (0, inf)")
+    r = _key_length_unchecked(n, m, mu, nu, p_mu, p_nu, M=M, f=f, eps=eps, eps_cor=eps_cor, eps_pa=eps_pa,
+                              eps_prime=eps_prime, eps_hat=eps_hat, iters=iters)
+    e = _check_eps("eps", eps)
+    ec, pa, ep, eh = (e if v is None else _check_eps(k, v) for k, v in
+                      (("eps_cor", eps_cor), ("eps_pa", eps_pa), ("eps_prime", eps_prime), ("eps_hat", eps_hat)))
+    ell = np.maximum(r["l"], 0.0)
+    out = {"ell": ell, "R": ell / Nv, **r, "eps_sec": 2.0 * (14 * e) + 2 * ep + eh + pa, "eps_cor": ec}
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)) for k, v in out.items()}
+'''
+
+
+def _async_python() -> str:
+    from ..keyrate import async_finite as af
+    from ..keyrate import concentration as cc
+    from ..keyrate import entropy
+
+    head = _PY_HEAD.format(title="Finite-key asynchronous (mode-pairing) MDI-QKD: observed coincidence counts -> "
+                                 "key length.", mark=MARK, version=_version(),
+                           origin="qkdsym.keyrate.async_finite.key_length_from_counts, concentration, entropy",
+                           call="key_length_from_counts(n, m, mu, nu, p_mu, p_nu, M=..., N=..., eps=...)")
+    consts = (f"METHODS = {cc.METHODS!r}\n_C_LOW = {cc._C_LOW!r}\nSETS = {af.SETS!r}\n"
+              f"DEFAULTS = {{'f': {af.DEFAULTS['f']!r}, 'eps': {af.DEFAULTS['eps']!r}}}\n"
+              f"COUNT_OUTPUTS = {ASYNC_OUTPUTS!r}\n\n\n")
+    conc = _sources(cc._check_count, cc._check_method, cc._out, cc._quadratic_observed, cc._quadratic_expected,
+                    cc._D, cc.chernoff_observed, cc.chernoff_expected)
+    # concentration's _check_eps(eps, name) and async_finite's _check_eps(name, v) differ: the former is renamed
+    conc = conc.replace("_check_eps(", "_check_prob_eps(")
+    conc = _sources(cc._check_eps).replace("def _check_eps(", "def _check_prob_eps(") + "\n\n" + conc
+    own = _sources(entropy.h2, af._check_eps, af.set_probabilities, af.key_length_from_counts)
+    own = own.replace("def key_length_from_counts(", "def _key_length_unchecked(", 1)
+    body = conc + "\n\n" + own + _ASYNC_WRAP
+    return head + consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef ")
+
+
+#: the outputs of the exported async-mdi function (Python dict keys; the C ``out`` order)
+ASYNC_OUTPUTS: tuple[str, ...] = ("ell", "R", "l", "s_0", "s_11", "phi_11", "Y11_L", "lambda_EC", "E_Z", "pa_bits",
+                                  "const_bits", "eps_sec", "eps_cor")
+
+_ASYNC_H = r"""/* @MARK@ @VERSION@: finite-key asynchronous (mode-pairing) MDI-QKD, Chernoff bounds (qkdsym.keyrate.async_finite).
+ *
+ * int @P@_key_length(n, m, mu, nu, p_mu, p_nu, M, N, eps, eps_cor, eps_pa, eps_prime, eps_hat, f, iters, out)
+ *
+ *   n[10]   coincidence counts of the sets @PU@_S_* below ("mu,mu" is the Z key set; "2nu,2nu" the X
+ *           coincidences kept by the phi_ab in {0, pi} sifting)
+ *   m[2]    errors of "mu,mu" and "2nu,2nu" (m <= n)
+ *   mu > nu > 0 (symmetric users); p_mu, p_nu in (0, 1), p_mu + p_nu < 1; M >= 1 phase slices
+ *   N       time bins sent (> 0; only R = ell/N uses it)
+ *   eps     failure probability of each of the 14 estimation bounds; eps_cor, eps_pa, eps_prime, eps_hat
+ *           (qkdsym's defaults: eps), all in (0, 1); f >= 1; iters Newton steps 0..64 (qkdsym: 4)
+ *   out     @NOUT@ doubles, indices below; eps_sec = 2 (14 eps + eps') + eps_hat + eps_PA
+ *
+ * Returns 0, or the code of the first bad parameter (@PU@_ERR_*; out untouched); never NaN.
+ */
+#ifndef @PU@_H
+#define @PU@_H
+
+@SMACROS@
+
+#define @PU@_N_OUT @NOUT@
+@OUTMACROS@
+
+@ERRMACROS@
+
+int @P@_key_length(const double n[10], const double m[2], double mu, double nu, double p_mu, double p_nu, int M,
+    double N, double eps, double eps_cor, double eps_pa, double eps_prime, double eps_hat, double f, int iters,
+    double *out);
+const char *@P@_error(int code);
+
+#endif
+"""
+
+_ASYNC_C = r"""/* @MARK@ @VERSION@: finite-key asynchronous MDI-QKD; see @HEADER@. */
+#include <math.h>
+#include "@HEADER@"
+@COMMON@
+@CHERNOFF@
+
+/* qkdsym.keyrate.entropy.h2 */
+static double qk_h2e(double x)
+{
+    double a = x > 0.0 ? x * log(x) : 0.0;
+    double b = x < 1.0 ? (1.0 - x) * log1p(-x) : 0.0;
+    return -(a + b) / log(2.0) + 0.0;
+}
+
+const char *@P@_error(int code)
+{
+    switch (code) {
+    case 0: return "ok";
+@ERRCASES@
+    default: return "unknown error code";
+    }
+}
+
+int @P@_key_length(const double n[10], const double m[2], double mu, double nu, double p_mu, double p_nu, int M,
+    double N, double eps, double eps_cor, double eps_pa, double eps_prime, double eps_hat, double f, int iters,
+    double *out)
+{
+    double pm = p_mu, pn = p_nu, po, p[10], G[10][2], en, em, r, num, Y11, mx, e2, vac, TE, wz, s11, ph, s0;
+    double phi, nz, EZ, leak, cst, pa_bits, l, ell;
+    int k;
+    if (!n) return @PU@_ERR_N_COUNTS;
+    if (!m) return @PU@_ERR_M_COUNTS;
+    for (k = 0; k < 10; k++) if (!qk_count_ok(n[k])) return @PU@_ERR_N_COUNTS;
+    for (k = 0; k < 2; k++) if (!qk_count_ok(m[k])) return @PU@_ERR_M_COUNTS;
+    if (m[0] > n[@PU@_S_MU_MU] || m[1] > n[@PU@_S_2NU_2NU]) return @PU@_ERR_M_COUNTS;
+    if (!(isfinite(mu) && mu > 0.0)) return @PU@_ERR_MU;
+    if (!(isfinite(nu) && nu > 0.0 && nu < mu)) return @PU@_ERR_NU;
+    if (!qk_prob_ok(p_mu)) return @PU@_ERR_P_MU;
+    if (!qk_prob_ok(p_nu)) return @PU@_ERR_P_NU;
+    po = 1.0 - pm - pn;
+    if (!(po > 0.0)) return @PU@_ERR_P_NU;
+    if (M < 1) return @PU@_ERR_M;
+    if (!(isfinite(N) && N > 0.0)) return @PU@_ERR_N;
+    if (!qk_prob_ok(eps)) return @PU@_ERR_EPS;
+    if (!qk_prob_ok(eps_cor)) return @PU@_ERR_EPS_COR;
+    if (!qk_prob_ok(eps_pa)) return @PU@_ERR_EPS_PA;
+    if (!qk_prob_ok(eps_prime)) return @PU@_ERR_EPS_PRIME;
+    if (!qk_prob_ok(eps_hat)) return @PU@_ERR_EPS_HAT;
+    if (!(isfinite(f) && f >= 1.0)) return @PU@_ERR_F;
+    if (iters < 0 || iters > 64) return @PU@_ERR_ITERS;
+    if (!out) return @PU@_ERR_OUT;
+
+    /* async_finite.set_probabilities */
+    p[0] = 4 * (pm * pm) * (po * po);
+    p[1] = 2 * pm * pow(po, 3);
+    p[2] = 2 * pm * pow(po, 3);
+    p[3] = pow(po, 4);
+    p[4] = 4 * (pn * pn) * (po * po);
+    p[5] = 2 * pn * pow(po, 3);
+    p[6] = 2 * pn * pow(po, 3);
+    p[7] = pow(pn, 4) * 2.0 / M;
+    p[8] = (pn * pn) * (po * po);
+    p[9] = (pn * pn) * (po * po);
+    for (k = 0; k < 10; k++) {
+        G[k][0] = qk_ce_lo(n[k], eps, 1, iters) / p[k];
+        G[k][1] = qk_ce_hi(n[k], eps, 1, iters) / p[k];
+    }
+    en = exp(nu);
+    em = exp(mu);
+    r = pow(nu / mu, 3);
+    num = (en * en * G[@PU@_S_NU_NU][0] - en * (G[@PU@_S_NU_O][1] + G[@PU@_S_O_NU][1]) + (1.0 - r) * G[@PU@_S_O_O][0]
+           - r * em * em * G[@PU@_S_MU_MU][1] + r * em * (G[@PU@_S_MU_O][0] + G[@PU@_S_O_MU][0]));
+    Y11 = qk_max(num / (nu * nu - r * mu * mu), 0.0);
+    mx = qk_ce_hi(m[1], eps, 1, iters) / p[@PU@_S_2NU_2NU];
+    e2 = exp(-2.0 * nu);
+    vac = 0.5 * (e2 * (G[@PU@_S_O_2NU][0] + G[@PU@_S_2NU_O][0]) - e2 * e2 * G[@PU@_S_O_O][1]);
+    TE = qk_max(qk_min(mx, mx - vac), 0.0);
+    wz = p[@PU@_S_MU_MU] * mu * mu * exp(-2.0 * mu);
+    s11 = qk_co_lo(wz * Y11, eps, 1, iters);
+    ph = qk_co_hi(wz * TE / (4 * nu * nu * e2 * e2), eps, 1, iters);
+    s0 = qk_co_lo(p[@PU@_S_MU_MU] * exp(-mu) * G[@PU@_S_O_MU][0], eps, 1, iters);
+    phi = s11 > 0.0 ? ph / s11 : 0.5;
+    if (isnan(phi)) phi = 0.5;
+    phi = phi < 0.0 ? 0.0 : (phi > 0.5 ? 0.5 : phi);
+    nz = n[@PU@_S_MU_MU];
+    EZ = nz > 0.0 ? m[0] / nz : 0.5;
+    EZ = EZ < 0.0 ? 0.0 : (EZ > 1.0 ? 1.0 : EZ);
+    leak = f * nz * qk_h2e(EZ);
+    cst = log2(2.0 / eps_cor) + 2.0 * log2(2.0 / (eps_prime * eps_hat)) + 2.0 * log2(1.0 / (2.0 * eps_pa));
+    pa_bits = s0 + s11 * (1.0 - qk_h2e(phi));
+    l = pa_bits - leak - cst;
+    ell = qk_max(l, 0.0);
+@OUTSTORE@
+    return 0;
+}
+"""
+
+
+def _chernoff_c() -> str:
+    """The Chernoff helpers of the MDI C kernel (one text for both kernels)."""
+    start = _MDI_C.index("#define QK_C_LOW")
+    end = _MDI_C.index("/* concentration.sampling_upper")
+    return _MDI_C[start:end]
+
+
+def _async_c(header_name: str) -> tuple[str, str]:
+    from ..keyrate import async_finite as af
+    from ..keyrate import concentration as cc
+
+    pre = "qkdsym_async_mdi_finite"
+    errs = [("n", "a count n[S] negative or not finite"),
+            ("m", "an error count negative, not finite or above its n"),
+            ("mu", "need 0 < mu < inf"), ("nu", "need 0 < nu < mu"), ("p_mu", "outside (0, 1)"),
+            ("p_nu", "outside (0, 1), or p_mu + p_nu >= 1"), ("M", "need M >= 1"), ("N", "need 0 < N < inf"),
+            ("eps", "outside (0, 1)"), ("eps_cor", "outside (0, 1)"), ("eps_pa", "outside (0, 1)"),
+            ("eps_prime", "outside (0, 1)"), ("eps_hat", "outside (0, 1)"), ("f", "need 1 <= f < inf"),
+            ("iters", "outside 0..64"), ("out", "out is NULL")]
+    # the count arrays are "n" and "m"; their codes are named N_COUNTS / M_COUNTS (N and M are parameters too)
+    macros = "\n".join(f"#define {pre.upper()}_ERR_{_macro_name(k) + ('_COUNTS' if k in ('n', 'm') else '')} "
+                       f"{i + 1}  /* {d} */" for i, (k, d) in enumerate(errs))
+    cases = "\n".join(f"    case {i + 1}: return \"{k}\";" for i, (k, _) in enumerate(errs))
+    sm = "\n".join(f"#define {pre.upper()}_S_{_macro_name(s)} {i}  /* n[{i}]: \"{s}\" */"
+                   for i, s in enumerate(af.SETS))
+    sm += f"\n#define {pre.upper()}_M_MU_MU 0  /* m[0]: \"mu,mu\" */\n#define {pre.upper()}_M_2NU_2NU 1  /* m[1] */"
+    if tuple(af.SETS) != ("mu,mu", "mu,o", "o,mu", "o,o", "nu,nu", "nu,o", "o,nu", "2nu,2nu", "2nu,o", "o,2nu"):
+        raise RuntimeError(f"async_finite.SETS changed: {af.SETS}; update the C port")
+    values = {"ell": "ell", "R": "ell / N", "l": "l", "s_0": "s0", "s_11": "s11", "phi_11": "phi", "Y11_L": "Y11",
+              "lambda_EC": "leak", "E_Z": "EZ", "pa_bits": "pa_bits", "const_bits": "cst",
+              "eps_sec": "2.0 * (14 * eps) + 2 * eps_prime + eps_hat + eps_pa", "eps_cor": "eps_cor"}
+    store = "\n".join(f"    out[{pre.upper()}_{_macro_name(k)}] = {values[k]};" for k in ASYNC_OUTPUTS)
+    common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(ASYNC_OUTPUTS)))
+    h = _fill(_ASYNC_H, SMACROS=sm, OUTMACROS=_outs(pre, ASYNC_OUTPUTS), ERRMACROS=macros, **common)
+    chern = _chernoff_c().replace("@CLOW@", repr(cc._C_LOW))
+    c = _fill(_ASYNC_C, HEADER=header_name, COMMON=_C_COMMON, CHERNOFF=chern, ERRCASES=cases, OUTSTORE=store,
+              **common)
+    return c, h

@@ -179,7 +179,7 @@ ASYNC_MDI = Protocol(
                       "finite key (with --n-pulses): where mu and p_mu are optimised (curve; eval without them), "
                       "optimise nu and p_nu too, or keep --nu/--p-nu", flag="--finite-decoys")),
     rate_unit="bit/time bin", geometry="midpoint", param_sets=(ZHOU2023,),
-    engine="qkdsym.protocols.engines:ASYNC", exports=("json",),
+    engine="qkdsym.protocols.engines:ASYNC", exports=("python", "c", "json"),
     citation="Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, 250801 "
              "(2023) (click filtering, Eq. (2)); P. Zeng et al., Nat. Commun. 13, 3903 (2022)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); p_d per gate per detector; R per time "

@@ -249,6 +249,11 @@ class _RateEngine(Engine):
         return _verify(self.name, qutip)
 
     def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        if to != "json" and self.name == "async-mdi":
+            # python / c: the finite-key estimation (observed coincidences -> key length) is the module itself
+            from ..compile.export_finite import export_finite
+
+            return export_finite(self.name, to, path, alongside=False)
         return _legacy_export(self.name, to, path, None)
 
 
