@@ -16,6 +16,11 @@ function as a standalone NumPy module and as C99:
     :data:`qkdsym.keyrate.mdi_finite.COUNTS`, intensities, probabilities, ``N``
     and the epsilons -> ``ell`` bits, ``Y11_L``, ``s11_z``, ``phi_U``, the leak
     and the budget ``eps_sec``.
+``async-mdi`` -- asynchronous (mode-pairing) MDI-QKD, Chernoff bounds
+    :func:`qkdsym.keyrate.async_finite.key_length_from_counts` behind input
+    checks: the coincidence counts of :data:`~qkdsym.keyrate.async_finite.SETS`
+    and two error counts, ``mu, nu, p_mu, p_nu, M``, ``N`` and the epsilons ->
+    ``ell`` bits, ``s_0``, ``s_11``, ``phi_11``, the leak and ``eps_sec``.
 ``ecs-diqkd``, ``bell-diqkd`` -- entropy accumulation
     :func:`qkdsym.keyrate.eat.python_source` (``key_length(m, w, e, gamma, w_t)``
     and ``rate``); C: ``key_length`` with the derived ``g(w)``, ``g'(w)``.
@@ -38,9 +43,9 @@ names it).
 
 Files: for ``bb84-wcp-decoy``, ``ecs-diqkd`` and ``bell-diqkd`` the finite-key
 function goes next to the asymptotic export ``OUT``: ``OUT_finite.py``, or
-``OUT_finite.c`` + ``OUT_finite.h``; ``mdi-decoy`` has no compiled asymptotic
-module, so ``OUT`` itself is its finite-key module (``OUT.py``, or ``OUT.c`` +
-``OUT.h``).  An existing file that was not written by qkdsym is never
+``OUT_finite.c`` + ``OUT_finite.h``; ``mdi-decoy`` and ``async-mdi`` have no
+compiled asymptotic module, so ``OUT`` itself is their finite-key module
+(``OUT.py``, or ``OUT.c`` + ``OUT.h``).  An existing file that was not written by qkdsym is never
 overwritten.
 
 Example
@@ -187,7 +192,12 @@ def _eat_python() -> str:
 
 
 def finite_python_source(protocol: str) -> str:
-    """The standalone NumPy module of ``protocol``'s finite-key estimation (see the module docstring)."""
+    """The standalone NumPy module of ``protocol``'s finite-key estimation (see the module docstring).
+
+    >>> src = finite_python_source("mdi-decoy")
+    >>> "def key_length_from_counts(" in src, "import qkdsym" in src, "from qkdsym" in src
+    (True, False, False)
+    """
     _check(protocol, "python")
     if protocol == "bb84-wcp-decoy":
         return _bb84_python()
@@ -711,8 +721,8 @@ def _mdi_c(header_name: str) -> tuple[str, str]:
             raise RuntimeError(f"unexpected names in the four-intensity bound: {code}")
     common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(COUNT_OUTPUTS)))
     h = _fill(_MDI_H, CMACROS=cm, OUTMACROS=_outs(pre, COUNT_OUTPUTS), ERRMACROS=em, **common)
-    c = _fill(_MDI_C, HEADER=header_name, COMMON=_C_COMMON + _C_H2, CLOW=repr(cc._C_LOW), Y11=y11, E11=e11, ERRCASES=ec,
-              OUTSTORE=store, **common)
+    c = _fill(_MDI_C, HEADER=header_name, COMMON=_C_COMMON + _C_H2, CLOW=repr(cc._C_LOW), Y11=y11, E11=e11,
+              ERRCASES=ec, OUTSTORE=store, **common)
     return c, h
 
 
@@ -882,7 +892,12 @@ def _eat_c(protocol: str, header_name: str) -> tuple[str, str]:
 
 
 def finite_c_source(protocol: str, header_name: str | None = None) -> tuple[str, str]:
-    """``(c_text, header_text)`` of ``protocol``'s finite-key estimation in C99 (see the module docstring)."""
+    """``(c_text, header_text)`` of ``protocol``'s finite-key estimation in C99 (see the module docstring).
+
+    >>> c, h = finite_c_source("bb84-wcp-decoy", "lim.h")
+    >>> '#include "lim.h"' in c, "int qkdsym_bb84_wcp_decoy_finite_key_length(" in h
+    (True, True)
+    """
     _check(protocol, "c")
     header_name = header_name or "qkdsym_" + protocol.replace("-", "_") + "_finite.h"
     if protocol == "bb84-wcp-decoy":
@@ -911,7 +926,13 @@ def finite_paths(protocol: str, to: str, path: str | Path, *, alongside: bool = 
 
 def check_finite_paths(protocol: str, to: str, path: str | Path, *, alongside: bool = True) -> list[Path]:
     """:func:`finite_paths`, refusing (ValueError) any that exists and was not written by qkdsym, and a
-    header named as the C file."""
+    header named as the C file.
+
+    >>> check_finite_paths("mdi-decoy", "c", "mdi.h", alongside=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: mdi.h is the name of a header; give the name of the .c file
+    """
     paths = finite_paths(protocol, to, path, alongside=alongside)
     if to == "c" and paths[0].suffix == ".h":
         raise ValueError(f"{paths[0]} is the name of a header; give the name of the .c file")
@@ -930,7 +951,13 @@ def _write(path: Path, text: str) -> Path:
 
 def export_finite(protocol: str, to: str, path: str | Path, *, alongside: bool = True) -> list[Path]:
     """Write ``protocol``'s finite-key estimation function (``to``: ``"python"`` or ``"c"``) for the export
-    path ``path``; returns the files written (see :func:`finite_paths`)."""
+    path ``path``; returns the files written (see :func:`finite_paths`).
+
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     [p.name for p in export_finite("ecs-diqkd", "c", pathlib.Path(d) / "ecs.c")]
+    ['ecs_finite.c', 'ecs_finite.h']
+    """
     paths = check_finite_paths(protocol, to, path, alongside=alongside)
     if to == "python":
         return [_write(paths[0], finite_python_source(protocol))]
@@ -1025,7 +1052,8 @@ def _async_python() -> str:
 ASYNC_OUTPUTS: tuple[str, ...] = ("ell", "R", "l", "s_0", "s_11", "phi_11", "Y11_L", "lambda_EC", "E_Z", "pa_bits",
                                   "const_bits", "eps_sec", "eps_cor")
 
-_ASYNC_H = r"""/* @MARK@ @VERSION@: finite-key asynchronous (mode-pairing) MDI-QKD, Chernoff bounds (qkdsym.keyrate.async_finite).
+_ASYNC_H = r"""/* @MARK@ @VERSION@: finite-key asynchronous (mode-pairing) MDI-QKD, Chernoff bounds
+ * (qkdsym.keyrate.async_finite).
  *
  * int @P@_key_length(n, m, mu, nu, p_mu, p_nu, M, N, eps, eps_cor, eps_pa, eps_prime, eps_hat, f, iters, out)
  *
