@@ -166,6 +166,33 @@ def test_bb84_c_flags_and_tiny_counts(bb84):
     assert all(np.isfinite(v) for v in out.values())
 
 
+@need_cc
+def test_c_never_returns_nan_for_counts_near_the_double_range(bb84, mdi, asy):
+    from qkdsym.keyrate.async_finite import SETS
+
+    big = 1.7e308
+    rc, out = _bb84_c_call(bb84["lib"], [big, big, big], [big, 1, 1], [0, 0, 0], [0, 0, 0], (0.5, 0.1, 0.0),
+                           (0.8, 0.1, 0.1), 1e12, 1e-10, 1e-15)
+    lib = bb84["lib"]
+    lib.qkdsym_bb84_wcp_decoy_finite_error.restype = ctypes.c_char_p
+    assert (rc == 0 and not any(math.isnan(v) for v in out.values())) or (
+        lib.qkdsym_bb84_wcp_decoy_finite_error(rc).decode() == "numeric" and set(out.values()) == {-7.0})
+    s = dict(_MDI_BASE, N=1e300, eps=1e-10, phase_error="expected", chernoff="exact", iters=4)
+    rc, out = _mdi_c_call(mdi["lib"], {k: big for k in mf.COUNTS}, s)
+    assert (rc == 0 and not any(math.isnan(v) for v in out.values())) or set(out.values()) == {-7.0}
+    rc, out = _async_c_call(asy["lib"], {k: big for k in SETS}, {"mu,mu": 0.0, "2nu,2nu": big},
+                            dict(mu=0.4, p_mu=0.3, nu=0.05, p_nu=0.15, N=1e12, eps=1e-10, iters=4, M=16))
+    assert (rc == 0 and not any(math.isnan(v) for v in out.values())) or set(out.values()) == {-7.0}
+
+
+def test_eat_exported_python_is_clean_and_agrees(tmp_path):
+    ns = _exec_clean("ecs-diqkd", tmp_path)
+    m, g = np.geomspace(1e5, 1e14, 7)[:, None], np.geomspace(1e-4, 0.4, 5)[None, :]
+    a, b = ns["key_length"](m, 0.84, 0.01, g, 0.83), eat_key_length(m, 0.84, 0.01, gamma=g, w_t=0.83)["ell"]
+    MEASURED["ecs-diqkd EAT python vs numpy"] = float(np.max(np.abs(a / b - 1)))
+    np.testing.assert_allclose(a, b, rtol=1e-12)   # eat.python_source is a template (same formulas, not bits)
+
+
 def test_bb84_exported_function_equals_finite_key_eval(bb84):
     """The exported function at the simulated expected counts is the package's finite-key rate (1e-12)."""
     worst = 0.0

@@ -245,7 +245,8 @@ _BB84_H = r"""/* @MARK@ @VERSION@: finite-key decoy BB84 (Lim, Curty, Walenta, X
  *   out             @NOUT@ doubles, indices below
  *
  * Returns 0, or the code of the first bad parameter (@PU@_ERR_*; out untouched);
- * @P@_error(code) names it.  Never NaN.  Same estimator, same operation order as
+ * @P@_error(code) names it; @PU@_ERR_NUMERIC where a result would be NaN.  Never NaN.
+ * Same estimator, same operation order as
  * qkdsym.keyrate.finite_key.key_length_from_counts (Hoeffding above Eq. (2); Eqs. (2)-(5); Eq. (1)).
  */
 #ifndef @PU@_H
@@ -398,6 +399,21 @@ def _errs(pre: str, names: list[tuple[str, str]]) -> tuple[str, str]:
     return macros, cases
 
 
+#: the last error code of the count-based kernels: a result would be NaN (counts near the double range)
+_NUMERIC = ("numeric", "a result would not be a number (inputs beyond the double range)")
+
+
+def _store(pre: str, names: tuple[str, ...], values: dict[str, str]) -> str:
+    """The C lines that fill ``out``: every result into a local array first, ``out`` written only when none
+    is NaN (else the ``NUMERIC`` error code, ``out`` untouched)."""
+    up = pre.upper()
+    lines = [f"    double res[{len(names)}];", "    int j;"]
+    lines += [f"    res[{up}_{_macro_name(n)}] = {values[n]};" for n in names]
+    lines += [f"    for (j = 0; j < {len(names)}; j++) if (isnan(res[j])) return {up}_ERR_NUMERIC;",
+              f"    for (j = 0; j < {len(names)}; j++) out[j] = res[j];"]
+    return "\n".join(lines)
+
+
 def _fill(template: str, **kw: str) -> str:
     for k, v in kw.items():
         template = template.replace(f"@{k}@", v)
@@ -418,7 +434,7 @@ def _bb84_c(header_name: str) -> tuple[str, str]:
             ("mu", "intensities: need mu1 > mu2 + mu3, mu2 > mu3 >= 0, finite"),
             ("p", "probabilities: each in (0, 1), sum 1"), ("N", "N: need 0 < N < inf"),
             ("eps_sec", "eps_sec outside (0, 1)"), ("eps_cor", "eps_cor outside (0, 1)"),
-            ("f", "f: need 1 <= f < inf"), ("out", "out is NULL")]
+            ("f", "f: need 1 <= f < inf"), ("out", "out is NULL"), _NUMERIC]
     em, ec = _errs(pre, errs)
     values = {"ell": "ell", "l": "l", "R": "ell / N", "s_X0": "sX0", "s_X1": "sX1", "s_Z0": "sZ0", "s_Z1": "sZ1",
               "v_Z1": "vZ1", "e_Z1": "b", "gamma": "qk_min(g, 0.5)", "phi_X": "phi", "E_X": "E_X",
@@ -426,7 +442,7 @@ def _bb84_c(header_name: str) -> tuple[str, str]:
               "eps_cor": "eps_cor"}
     if set(values) != set(COUNT_OUTPUTS):
         raise RuntimeError(f"C outputs {sorted(values)} differ from COUNT_OUTPUTS {sorted(COUNT_OUTPUTS)}")
-    store = "\n".join(f"    out[{pre.upper()}_{_macro_name(n)}] = {values[n]};" for n in COUNT_OUTPUTS)
+    store = _store(pre, COUNT_OUTPUTS, values)
     common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(COUNT_OUTPUTS)))
     h = _fill(_BB84_H, OUTMACROS=_outs(pre, COUNT_OUTPUTS), ERRMACROS=em, **common)
     c = _fill(_BB84_C, HEADER=header_name, COMMON=_C_COMMON + _C_H2, ERRCASES=ec, OUTSTORE=store, **common)
@@ -451,7 +467,8 @@ _MDI_H = r"""/* @MARK@ @VERSION@: finite-key four-intensity MDI-QKD with multipl
  *   out          @NOUT@ doubles, indices below; eps_sec = 2 (13 or 15) eps + eps_pa
  *
  * Returns 0, or the code of the first bad parameter (@PU@_ERR_*; out untouched);
- * @P@_error(code) names it.  Never NaN.  Same estimator, same operation order and the same Newton
+ * @P@_error(code) names it; @PU@_ERR_NUMERIC where a result would be NaN.  Never NaN.
+ * Same estimator, same operation order and the same Newton
  * iterations as qkdsym.keyrate.mdi_finite.key_length_from_counts and qkdsym.keyrate.concentration.
  */
 #ifndef @PU@_H
@@ -704,7 +721,8 @@ def _mdi_c(header_name: str) -> tuple[str, str]:
              ("p_x", "outside (0, 1), or p_z + p_y + p_x >= 1"), ("N", "need 0 < N < inf"),
              ("eps", "outside (0, 1)"), ("eps_cor", "outside (0, 1)"), ("eps_pa", "outside (0, 1)"),
              ("f", "need 1 <= f < inf"), ("phase_error", "not 0 (expected) or 1 (sampling)"),
-             ("chernoff", "not 0 (exact) or 1 (quadratic)"), ("iters", "outside 0..64"), ("out", "out is NULL")]
+             ("chernoff", "not 0 (exact) or 1 (quadratic)"), ("iters", "outside 0..64"), ("out", "out is NULL"),
+             _NUMERIC]
     em, ec = _errs(pre, errs)
     cm = "\n".join(f"#define {pre.upper()}_C_{_macro_name(n)} {i}  /* counts[{i}]: {n} */"
                    for i, n in enumerate(COUNTS))
@@ -713,7 +731,7 @@ def _mdi_c(header_name: str) -> tuple[str, str]:
               "const_bits": "cst", "eps_sec": "2.0 * (nb * eps) + eps_pa", "eps_cor": "eps_cor"}
     if set(values) != set(COUNT_OUTPUTS):
         raise RuntimeError(f"C outputs {sorted(values)} differ from COUNT_OUTPUTS {sorted(COUNT_OUTPUTS)}")
-    store = "\n".join(f"    out[{pre.upper()}_{_macro_name(n)}] = {values[n]};" for n in COUNT_OUTPUTS)
+    store = _store(pre, COUNT_OUTPUTS, values)
     b = md.four_intensity_bounds()
     y11, e11 = sp.ccode(b["Y11_L"]), sp.ccode(b["e11_U"])
     for code in (y11, e11):
@@ -1066,7 +1084,8 @@ _ASYNC_H = r"""/* @MARK@ @VERSION@: finite-key asynchronous (mode-pairing) MDI-Q
  *           (qkdsym's defaults: eps), all in (0, 1); f >= 1; iters Newton steps 0..64 (qkdsym: 4)
  *   out     @NOUT@ doubles, indices below; eps_sec = 2 (14 eps + eps') + eps_hat + eps_PA
  *
- * Returns 0, or the code of the first bad parameter (@PU@_ERR_*; out untouched); never NaN.
+ * Returns 0, or the code of the first bad parameter (@PU@_ERR_*; out untouched); @PU@_ERR_NUMERIC where a
+ * result would be NaN.  Never NaN.
  */
 #ifndef @PU@_H
 #define @PU@_H
@@ -1202,7 +1221,7 @@ def _async_c(header_name: str) -> tuple[str, str]:
             ("p_nu", "outside (0, 1), or p_mu + p_nu >= 1"), ("M", "need M >= 1"), ("N", "need 0 < N < inf"),
             ("eps", "outside (0, 1)"), ("eps_cor", "outside (0, 1)"), ("eps_pa", "outside (0, 1)"),
             ("eps_prime", "outside (0, 1)"), ("eps_hat", "outside (0, 1)"), ("f", "need 1 <= f < inf"),
-            ("iters", "outside 0..64"), ("out", "out is NULL")]
+            ("iters", "outside 0..64"), ("out", "out is NULL"), _NUMERIC]
     # the count arrays are "n" and "m"; their codes are named N_COUNTS / M_COUNTS (N and M are parameters too)
     macros = "\n".join(f"#define {pre.upper()}_ERR_{_macro_name(k) + ('_COUNTS' if k in ('n', 'm') else '')} "
                        f"{i + 1}  /* {d} */" for i, (k, d) in enumerate(errs))
@@ -1215,7 +1234,7 @@ def _async_c(header_name: str) -> tuple[str, str]:
     values = {"ell": "ell", "R": "ell / N", "l": "l", "s_0": "s0", "s_11": "s11", "phi_11": "phi", "Y11_L": "Y11",
               "lambda_EC": "leak", "E_Z": "EZ", "pa_bits": "pa_bits", "const_bits": "cst",
               "eps_sec": "2.0 * (14 * eps) + 2 * eps_prime + eps_hat + eps_pa", "eps_cor": "eps_cor"}
-    store = "\n".join(f"    out[{pre.upper()}_{_macro_name(k)}] = {values[k]};" for k in ASYNC_OUTPUTS)
+    store = _store(pre, ASYNC_OUTPUTS, values)
     common = dict(MARK=MARK, VERSION=_version(), P=pre, PU=pre.upper(), NOUT=str(len(ASYNC_OUTPUTS)))
     h = _fill(_ASYNC_H, SMACROS=sm, OUTMACROS=_outs(pre, ASYNC_OUTPUTS), ERRMACROS=macros, **common)
     chern = _chernoff_c().replace("@CLOW@", repr(cc._C_LOW))
