@@ -112,20 +112,30 @@ def _sources(*objs: Callable[..., Any]) -> str:
 _PY_HEAD = '''"""{title}
 
 {mark} {version} (qkdsym.compile.export_finite); needs only NumPy.  The functions below are
-copied from the qkdsym package ({origin}), so they give the same bits as the package.
+copied from the qkdsym package, so they give the same bits as the package:
+{origin}.
 
     {call}
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Mapping, Sequence
-
-import numpy
-import numpy as np
-
+@IMPORTS@
 '''
+
+
+def _module(head: str, body: str) -> str:
+    """``head`` (with its ``@IMPORTS@``) + ``body``: the imports the body uses, nothing else."""
+    imports = []
+    if re.search(r"\bmath\.", body):
+        imports.append("import math")
+    typing = [t for t in ("Any", "Mapping", "Sequence") if re.search(rf"\b{t}\b", body)]
+    if typing:
+        imports.append(f"from typing import {', '.join(typing)}")
+    np_lines = [x for x, pat in (("import numpy", r"\bnumpy\."), ("import numpy as np", r"\bnp\."))
+                if re.search(pat, body)]
+    text = "\n".join(imports) + ("\n\n" + "\n".join(np_lines) if np_lines else "") + "\n"
+    return head.replace("@IMPORTS@", text) + body
 
 
 def _bb84_python() -> str:
@@ -140,7 +150,7 @@ def _bb84_python() -> str:
     consts = f"_LN2 = {fk._LN2!r}\nCOUNT_OUTPUTS = {fk.COUNT_OUTPUTS!r}\n\n\n"
     body = _sources(runtime.h2, fk._gamma_w, fk._fail, fk._first_bad, fk._check_intensities, fk._check_p,
                     fk._arg_fail, fk._arg_counts, fk._arg_open01, fk._estimate, fk.key_length_from_counts)
-    return head + consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef ")
+    return _module(head, consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef "))
 
 
 def _four_intensity_python() -> str:
@@ -171,7 +181,7 @@ def _mdi_python() -> str:
                                  "length.", mark=MARK, version=_version(),
                            origin="qkdsym.keyrate.mdi_finite.key_length_from_counts, concentration, mdi_decoy",
                            call="key_length_from_counts(n_zz, m_zz, n_xx, m_xx, n_xo, n_ox, n_oo, n_yy, n_yo, "
-                                "n_oy, mu_z=, mu_y=, mu_x=, p_z=, p_y=, p_x=, N=, eps=...)")
+                                "n_oy,\n        mu_z=, mu_y=, mu_x=, p_z=, p_y=, p_x=, N=, eps=...)")
     consts = (f"METHODS = {cc.METHODS!r}\n_C_LOW = {cc._C_LOW!r}\nCOUNTS = {mf.COUNTS!r}\n"
               f"COUNT_OUTPUTS = {mf.COUNT_OUTPUTS!r}\n\n\n")
     body = "\n\n".join([
@@ -181,7 +191,7 @@ def _mdi_python() -> str:
         _four_intensity_python(),
         _sources(md.four_intensity_numeric, mf._y11_lower, mf._estimate, mf._first, mf._check_prob,
                  mf.key_length_from_counts)])
-    return head + consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef ")
+    return _module(head, consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef "))
 
 
 def _eat_python() -> str:
@@ -1060,10 +1070,15 @@ def _async_python() -> str:
     # concentration's _check_eps(eps, name) and async_finite's _check_eps(name, v) differ: the former is renamed
     conc = conc.replace("_check_eps(", "_check_prob_eps(")
     conc = _sources(cc._check_eps).replace("def _check_eps(", "def _check_prob_eps(") + "\n\n" + conc
-    own = _sources(entropy.h2, af._check_eps, af.set_probabilities, af.key_length_from_counts)
+    sym = ('    if type(x).__module__.startswith("sympy"):\n'
+           '        return -x * sp.log(x, 2) - (1 - x) * sp.log(1 - x, 2)\n')
+    h2 = _sources(entropy.h2)
+    if sym not in h2:
+        raise RuntimeError("qkdsym.keyrate.entropy.h2 changed: update the SymPy branch removed from its export")
+    own = h2.replace(sym, "") + "\n\n" + _sources(af._check_eps, af.set_probabilities, af.key_length_from_counts)
     own = own.replace("def key_length_from_counts(", "def _key_length_unchecked(", 1)
     body = conc + "\n\n" + own + _ASYNC_WRAP
-    return head + consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef ")
+    return _module(head, consts + body.replace("\n\n\ndef ", "\n\ndef ").replace("\n\ndef ", "\n\n\ndef "))
 
 
 #: the outputs of the exported async-mdi function (Python dict keys; the C ``out`` order)
