@@ -173,11 +173,30 @@ def as_table(table_or_profile: Any) -> _Pass:
 
 
 # ------------------------------------------------------------------------------------------- the model
+def _fading_nodes(fading: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes of the fading factor ``X = eta_inst / E[eta_inst]`` (unit mean) and their weights;
+    ``([1], [1])`` without fading."""
+    if fading is None:
+        return np.ones(1), np.ones(1)
+    from .channel.freespace import Fading
+
+    if not isinstance(fading, Fading):
+        raise TypeError(f"fading must be a qkdsym.channel.freespace.Fading law, not {type(fading).__name__}")
+    x, w = fading.quadrature()
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    mean = float(np.dot(w, x))
+    if not (math.isfinite(mean) and mean > 0):
+        raise ValueError(f"the fading law {type(fading).__name__} has mean transmittance {mean!r}; it must be > 0")
+    return x / mean, w / w.sum()
+
+
 class _Model:
     """The pooled key (bits) of candidate settings, vectorised over a batch."""
 
-    def __init__(self, ps: _Pass, clock_hz: float, cfg: dict[str, float], detector: Any, ec: str) -> None:
+    def __init__(self, ps: _Pass, clock_hz: float, cfg: dict[str, float], detector: Any, ec: str,
+                 fading: Any = None) -> None:
         self.ps, self.clock, self.cfg, self.ec = ps, clock_hz, cfg, ec
+        self.X, self.W = _fading_nodes(fading)
         eff, y0 = cfg["eta_d"], cfg["Y0"]
         self.kb, self.pap, self.npix = 0, 0.0, 1
         if detector is not None:
@@ -190,8 +209,9 @@ class _Model:
             self.kb, self.pap, self.npix = detector.blind_slots(clock_hz), detector.p_ap, detector.n_pixels
         self.Y0 = y0
         self.e = ps.eta * eff                               # transmittance to the detector, efficiency included
-        self.direct = self.kb > 0 or self.pap > 0
-        x = float(self.e.max()) * _BOX["mu1"][1]
+        x = float(self.e.max()) * _BOX["mu1"][1] * float(self.X.max())
+        # the alternating moment series loses ~e^x / 1e16 to cancellation: beyond x = 5 sum the exponentials
+        self.direct = self.kb > 0 or self.pap > 0 or x > 5.0
         K, term = 1, x
         while term > 1e-18 * max(x, 1e-300) and K < 80:
             K += 1
@@ -214,15 +234,20 @@ class _Model:
         Y0, ed = self.Y0, self.cfg["e_d"]
         if not self.direct:
             m = (self.ps.at(self.C, t1) - self.ps.at(self.C, t0)) / T[:, None]
-            Q = [Y0 + (1 - Y0) * self._series(mu, m) for mu in mus]
+            Q = [Y0 + (1 - Y0) * sum(w_i * self._series(mu * x_i, m) for x_i, w_i in zip(self.X, self.W))
+                 for mu in mus]
             return Q, [Y0 / 2 + ed * (q - Y0) for q in Q]
         w = self.ps.weights(t0, t1) / T[:, None]             # (B, n)
-        raw = [1 - (1 - Y0) * np.exp(-np.outer(mu, self.e)) for mu in mus]
-        qbar = sum(p[:, None] * r for p, r in zip(ps_, raw))
-        live = 1 / (1 + self.kb * qbar / ((1 - self.pap) * self.npix))
         amp = 1 / (1 - self.pap)
-        Q = [np.sum(w * np.minimum(live * r * amp, 1.0), axis=1) for r in raw]
-        EQ = [np.sum(w * live * (ed * (r - Y0) + Y0 / 2 + (amp - 1) * r / 2), axis=1) for r in raw]
+        Q = [np.zeros(T.shape) for _ in mus]
+        EQ = [np.zeros(T.shape) for _ in mus]
+        for x_i, w_i in zip(self.X, self.W):                 # fading node: every sample's transmittance x_i eta(t)
+            raw = [1 - (1 - Y0) * np.exp(-np.outer(mu, self.e * x_i)) for mu in mus]
+            qbar = sum(p[:, None] * r for p, r in zip(ps_, raw))
+            live = 1 / (1 + self.kb * qbar / ((1 - self.pap) * self.npix))
+            for j, r in enumerate(raw):
+                Q[j] += w_i * np.sum(w * np.minimum(live * r * amp, 1.0), axis=1)
+                EQ[j] += w_i * np.sum(w * live * (ed * (r - Y0) + Y0 / 2 + (amp - 1) * r / 2), axis=1)
         return Q, EQ
 
     def evaluate(self, mu1: np.ndarray, mu2: np.ndarray, mu3: np.ndarray, p1: np.ndarray, p2: np.ndarray,
@@ -440,7 +465,8 @@ def pooled_eval(table_or_profile: Any, *, clock_hz: float, mu1: float, mu2: floa
 
 
 def pass_key(table_or_profile: Any, *, clock_hz: float, window: Any = None, detector: Any = None,
-             f: float = PASS_DEFAULTS["f"], ec: str = "f-h", seed: int = 0, **settings: Any) -> dict[str, Any]:
+             f: float = PASS_DEFAULTS["f"], ec: str = "f-h", seed: int = 0, fading: Any = None,
+             **settings: Any) -> dict[str, Any]:
     """Secure key bits of one pass: Lim et al.'s bound applied once to the counts pooled over the window.
 
     ``window``: ``None``/``"full"`` (the whole table), ``(t0_s, t1_s)`` or ``"optimise"``.
@@ -452,6 +478,13 @@ def pass_key(table_or_profile: Any, *, clock_hz: float, window: Any = None, dete
     ``n_X, n_Z, m_X, E_X, s_X0, s_X1, s_Z1, v_Z1, e_Z1, phi_X, gamma``), ``lambda_EC``,
     ``epsilon`` (the terms of Eq. (1)), ``reason`` (why the key is zero, else None),
     ``settings`` and ``runtime_s``.
+
+    ``fading`` (a :class:`~qkdsym.channel.freespace.Fading` law, e.g. ``LogNormalFading(1.0, 0.3)``):
+    the table's ``eta(t)`` is the MEAN transmittance and the instantaneous one is ``eta(t) X`` with ``X``
+    distributed as the law divided by its mean; the expected counts are averaged over ``X`` (its
+    quadrature nodes) at every sample -- the counts stay Poisson mixtures, so the same decoy bounds apply.
+    At satellite transmittances the gains are nearly linear in ``eta`` and fading changes the key by
+    ``O(mu eta sigma_I^2)``; with dead time (clicks saturating) it matters more.
     """
     t_start = time.perf_counter()
     clock = float(check("clock_hz", clock_hz, "clock rate (Hz)", 0.0, 1e15, lo_open=True))
@@ -467,7 +500,7 @@ def pass_key(table_or_profile: Any, *, clock_hz: float, window: Any = None, dete
     mode, win = _window(ps, window)
     if win is not None:
         fixed["window"] = win
-    model = _Model(ps, clock, cfg, detector, ec)
+    model = _Model(ps, clock, cfg, detector, ec, fading)
     span = (float(ps.t[0]), float(ps.t[-1]))
     U = _optimise(model, fixed, cfg["mu3"], span, seed=seed)
     d = _decode(U, fixed, cfg["mu3"], span)
@@ -508,6 +541,9 @@ def pass_key(table_or_profile: Any, *, clock_hz: float, window: Any = None, dete
                             "efficiency": detector.efficiency, "dark_count_rate_hz": detector.dark_count_rate_hz,
                             "p_ap": detector.p_ap, "dead_time_s": detector.dead_time_s,
                             "n_pixels": detector.n_pixels, "blind_slots": model.kb},
+                        "fading": None if fading is None else {"law": type(fading).__name__, **{
+                            k: float(v) for k, v in vars(fading).items() if isinstance(v, (int, float))},
+                            "quadrature_nodes": int(model.X.size)},
                         "fixed": sorted(k for k in fixed if k != "window"), "pass_samples": int(ps.t.size),
                         "pass_span_s": [span[0], span[1]], "citation": _CITE},
            "runtime_s": time.perf_counter() - t_start}
@@ -562,6 +598,9 @@ def add_parser(sub: Any) -> Any:
     q.add_argument("--f", dest="s_f", type=_float, default=None, metavar="X",
                    help=f"error-correction efficiency (default {PASS_DEFAULTS['f']})")
     q.add_argument("--ec", choices=EC_MODES, default="f-h", help="error-correction leak: f n h(E) or finite-size")
+    q.add_argument("--scintillation", type=_float, default=None, metavar="SI",
+                   help="scintillation index sigma_I^2 of a lognormal fading about the table's (mean) transmittance; "
+                        "counts averaged over it (default: no fading)")
     q.add_argument("--json", action="store_true", help="print one JSON object (strict)")
     return q
 
@@ -614,7 +653,13 @@ def command(args: Any, protos: Sequence[Any] = ()) -> int:
                                 min_elevation_deg=args.min_elevation)
     else:
         raise ValueError("qkdsym pass needs --loss-table CSV or --orbit ALT_KM")
-    res = pass_key(source, clock_hz=args.clock, window=_parse_window(args.window), f=f, ec=args.ec, **settings)
+    fading = None
+    if args.scintillation is not None:
+        from .channel.freespace import LogNormalFading
+
+        fading = LogNormalFading(1.0, args.scintillation)
+    res = pass_key(source, clock_hz=args.clock, window=_parse_window(args.window), f=f, ec=args.ec, fading=fading,
+                   **settings)
     if args.orbit is not None:
         res["settings"]["orbit"] = {"altitude_km": args.orbit, "max_elevation_deg": args.max_elevation,
                                     "min_elevation_deg": args.min_elevation, "wavelength_nm": args.wavelength_nm,

@@ -243,3 +243,45 @@ def test_cli_start_up_does_not_load_passkey():
 
     code = "import sys; from qkdsym.cli import _parser; _parser('list'); print('qkdsym.passkey' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("eta", [1e-3, 0.5])          # moment series path / per-sample exponentials
+def test_fading_average_equals_the_integral_over_the_law(eta):
+    """Pooled gains with lognormal fading about eta equal E_X[1 - (1 - Y0) e^{-mu eta X}] by adaptive quadrature."""
+    from scipy import integrate
+
+    import qkdsym.passkey as P
+    from qkdsym.channel.freespace import LogNormalFading
+
+    law = LogNormalFading(1.0, 0.4)
+    ps = P.as_table(_flat(eta))
+    m = P._Model(ps, 1e8, dict(P.PASS_DEFAULTS), None, "f-h", law)
+    assert m.direct == (eta > 0.01)
+    mus = [np.array([0.2, 0.9])]
+    Q, _ = m.gains(mus, [np.array([1.0, 1.0])], np.array([0.0, 0.0]), np.array([100.0, 100.0]))
+    y0 = P.PASS_DEFAULTS["Y0"]
+    for mu, q in zip(mus[0], Q[0]):
+        ref = integrate.quad(lambda x: float(law.pdf(x)) * (1 - (1 - y0) * math.exp(-mu * eta * x)), 0, np.inf,
+                             epsabs=0, epsrel=1e-12, limit=200)[0]
+        assert q == pytest.approx(ref, rel=1e-9)
+
+
+def test_fading_limits_and_cli(tmp_path, capsys):
+    from qkdsym.channel.freespace import LogNormalFading
+
+    fix = dict(mu1=0.39, mu2=0.2, p=(0.44, 0.39, 0.17), q_X=0.87, window=(-150.0, 150.0))
+    a = pass_key(_pass(), clock_hz=1e9, **fix)
+    b = pass_key(_pass(), clock_hz=1e9, fading=LogNormalFading(1.0, 1e-9), **fix)
+    assert a["key_bits"] > 0 and b["key_bits"] == pytest.approx(a["key_bits"], rel=1e-10)
+    c = pass_key(_pass(), clock_hz=1e9, fading=LogNormalFading(1.0, 1.0), **fix)
+    # at 30-45 dB the gains are linear in eta to O(mu eta): fading moves the key by < 0.1 %
+    assert c["key_bits"] == pytest.approx(a["key_bits"], rel=1e-3) and c["settings"]["fading"]["scint_index"] == 1.0
+    with pytest.raises(TypeError, match="Fading"):
+        pass_key(_pass(), clock_hz=1e9, fading=0.3)
+    csv = tmp_path / "pass.csv"
+    _pass().to_csv(csv)
+    assert main(["pass", "bb84-wcp-decoy", "--loss-table", str(csv), "--clock", "1e8", "--scintillation", "0.3",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["fading"]["law"] == "LogNormalFading"
+    assert main(["pass", "bb84-wcp-decoy", "--loss-table", str(csv), "--clock", "1e8", "--scintillation", "-1"]) == 2
+    assert "scint_index" in capsys.readouterr().err
