@@ -85,7 +85,7 @@ def test_eval_from_distance_uses_the_midpoint_convention(capsys):
     (["network", "--users", "4", "--eta-d", "2"], "'eta_d'"),
     (["network", "--users", "4", "--clock", "0"], "'clock'"),
     (["network"], "required"),
-    (["export", "async-mdi", "--to", "python", "/tmp/qkdsym-x.py"], "export it --to json"),
+    (["export", "tf-qkd", "--to", "python", "/tmp/qkdsym-x.py"], "export it --to json"),
     (["export", "bb84-wcp-decoy", "--to", "c", "/tmp/qkdsym-x.c", "--scenario", "lp"], "not 'lp'"),
     (["curve", "async-mdi", "--Y0", "1e-6"], "takes no --Y0"),
     (["curve", "async-mdi", "--Tc", "0"], "T_c"),

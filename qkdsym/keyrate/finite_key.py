@@ -119,7 +119,8 @@ from ..symbols import validate
 from .bounds import plob
 
 __all__ = ["DEFAULTS", "P_DEFAULT", "Q_X_DEFAULT", "MU3_DEFAULT", "SEARCH", "gamma", "hoeffding_delta",
-           "finite_key_eval", "asymptotic_eval", "finite_key_curve", "asymptotic_curve", "finite_key_max_distance", "DOMAINS"]
+           "finite_key_eval", "asymptotic_eval", "key_length_from_counts", "expected_counts",
+           "COUNT_OUTPUTS", "finite_key_curve", "asymptotic_curve", "finite_key_max_distance", "DOMAINS"]
 
 #: channel and post-processing settings: GYS (as bb84_decoy, without its sifting q) and Lim et al.'s eps
 DEFAULTS: dict[str, float] = {**{k: v for k, v in _DECOY_DEFAULTS.items() if k != "q"},
@@ -169,20 +170,21 @@ def _gamma_w(a: Any, b: Any, w: Any) -> Any:
     return np.where(ok, g, np.where(np.isinf(w) & (t > 0), np.inf, 0.0))
 
 
-def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: Sequence[Any], EQ: Sequence[Any],
-          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True, caps: bool = True
-          ) -> dict[str, Any]:
-    """Lim et al.'s estimator, normalised per pulse sent (counts / N), vectorised over everything.
+def _estimate(rX: Sequence[Any], nX: Any, rZ: Sequence[Any], nZ: Any, mX: Any, rmZ: Sequence[Any], mZ: Any,
+              mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, eps_sec: Any, eps_cor: Any, f: Any,
+              uX: Any, uZ: Any, credit_vacuum: bool = True, caps: bool = True) -> dict[str, Any]:
+    """Lim et al.'s estimator, Eqs. (1)-(5), on one set of observations: THE estimator of this module.
 
-    ``Q``/``EQ`` are the gains / error gains at ``(mu1, mu2, mu3)``; ``invN = 1/N``
-    (0: the asymptotic limit).  Count-like outputs are per pulse sent.
+    Basis ``B``'s observations are in units of ``1/u_B`` detections: ``rB[k] = n_{B,k}/p_k`` (the count of
+    intensity ``k`` divided by its probability), ``nB = n_B`` (the basis total), ``mX = m_X`` (X errors),
+    ``rmZ[k] = m_{Z,k}/p_k``, ``mZ = m_Z``.  ``u_B = 1``: raw counts (:func:`key_length_from_counts`);
+    ``u_B = 1/(N q_B^2)``: the per-pulse expectations of :func:`_core`; ``u_B = 0``: the asymptotic limit (no
+    deviations, ``gamma = 0``, no constants).  ``l`` and the bounds are in the same units (``l`` in X's).
+    Exported verbatim by :mod:`qkdsym.compile.export_finite`: NumPy and ``h2``/``_gamma_w`` only.
     """
     mus = (mu1, mu2, mu3)
     ps = (p1, p2, p3)
-    q_Z = 1 - q_X
     lnA = np.log(21.0 / np.asarray(eps_sec, dtype=float))          # ln(1/eps1), eps1 = eps_sec/21
-    Qbar = p1 * Q[0] + p2 * Q[1] + p3 * Q[2]
-    EQbar = p1 * EQ[0] + p2 * EQ[1] + p3 * EQ[2]
     ek = [np.exp(m) for m in mus]
     tau0 = sum(p * np.exp(-m) for p, m in zip(ps, mus))
     tau1 = sum(p * m * np.exp(-m) for p, m in zip(ps, mus))
@@ -190,55 +192,80 @@ def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: 
     den1 = d21 * (mu1 - mu2 - mu3)
     c1 = (mu2 * mu2 - mu3 * mu3) / (mu1 * mu1)
 
-    def dev(total: Any, q: Any) -> Any:
-        # delta(n_B, eps1) / (N q_B^2) with n_B = N q_B^2 total
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.sqrt(total * lnA * invN / 2) / np.where(q > 0, q, 1.0)
-        return np.where(invN > 0, v, 0.0)
+    def dev(total: Any, u: Any) -> Any:
+        # Hoeffding (text above Eq. (2)): delta(n_B, eps_sec/21) = sqrt(n_B ln(21/eps_sec)/2), in the basis' units
+        return np.sqrt(total * lnA * u / 2)
 
     def per_k(d: Any, p: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(d > 0, d / np.where(p > 0, p, 1.0), 0.0)
 
-    def bounds(d: Any) -> tuple[Any, Any]:
-        """Eqs. (2)-(3) for one basis, per (N q_B^2): (s_0, s_1)."""
-        lo = [e * (q - per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
-        hi = [e * (q + per_k(d, p)) for e, q, p in zip(ek, Q, ps)]
+    def bounds(r: Sequence[Any], total: Any, d: Any) -> tuple[Any, Any]:
+        """Eqs. (2)-(3) for one basis: (s_0, s_1), with n^-+_{B,k} = e^k (n_{B,k} -+ delta)/p_k."""
+        lo = [e * (x - per_k(d, p)) for e, x, p in zip(ek, r, ps)]
+        hi = [e * (x + per_k(d, p)) for e, x, p in zip(ek, r, ps)]
         s0 = np.maximum(tau0 * (mu2 * lo[2] - mu3 * hi[1]) / d21, 0.0)
         s1 = np.maximum(tau1 * mu1 * (lo[1] - hi[2] - c1 * (hi[0] - s0 / tau0)) / den1, 0.0)
         if caps:   # s_{B,0} + s_{B,1} <= n_B (both are counts of disjoint subsets of the n_B detections)
-            s0 = np.minimum(s0, Qbar)
-            s1 = np.minimum(s1, Qbar - s0)
+            s0 = np.minimum(s0, total)
+            s1 = np.minimum(s1, total - s0)
         return s0, s1
 
-    sX0, sX1 = bounds(dev(Qbar, q_X))
-    sZ0, sZ1 = bounds(dev(Qbar, q_Z))
-    dm = dev(EQbar, q_Z)
-    vZ1 = np.maximum(tau1 * (ek[1] * (EQ[1] + per_k(dm, p2)) - ek[2] * (EQ[2] - per_k(dm, p3))) / d21, 0.0)
+    sX0, sX1 = bounds(rX, nX, dev(nX, uX))
+    sZ0, sZ1 = bounds(rZ, nZ, dev(nZ, uZ))
+    dm = dev(mZ, uZ)
+    # Eq. (4)
+    vZ1 = np.maximum(tau1 * (ek[1] * (rmZ[1] + per_k(dm, p2)) - ek[2] * (rmZ[2] - per_k(dm, p3))) / d21, 0.0)
     vZ1_uncapped = vZ1
     if caps:       # v_{Z,1} <= m_Z: single-photon errors are a subset of the observed Z errors
-        vZ1 = np.minimum(vZ1, EQbar)
+        vZ1 = np.minimum(vZ1, mZ)
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.clip(np.where(sZ1 > 0, vZ1 / np.where(sZ1 > 0, sZ1, 1.0), 0.5), 0.0, 0.5)
-        # w = 1/s_{Z,1} + 1/s_{X,1} in counts: invN (1/(q_Z^2 sZ1) + 1/(q_X^2 sX1))
-        cz, cx = q_Z * q_Z * sZ1, q_X * q_X * sX1
-        w = np.where((cz > 0) & (cx > 0),
-                     invN * (1 / np.where(cz > 0, cz, 1.0) + 1 / np.where(cx > 0, cx, 1.0)), np.inf)
-        w = np.where(invN > 0, w, 0.0)  # asymptotic limit: c, d -> inf (even for q_X = 1)
+        # Eq. (5): w = 1/s_{Z,1} + 1/s_{X,1} in detections
+        w = np.where((sZ1 > 0) & (sX1 > 0),
+                     uZ / np.where(sZ1 > 0, sZ1, 1.0) + uX / np.where(sX1 > 0, sX1, 1.0), np.inf)
+        w = np.where(uX + uZ > 0, w, 0.0)  # asymptotic limit: c, d -> inf (even for q_X = 1)
     g = _gamma_w(eps_sec, b, w)
     phi = np.where((sZ1 > 0) & (sX1 > 0), np.minimum(b + g, 0.5), 0.5)
-    E_X = np.where(Qbar > 0, EQbar / np.where(Qbar > 0, Qbar, 1.0), 0.5)
-    qx2 = q_X * q_X
-    leak = f * qx2 * Qbar * h2(E_X)
-    const = invN * (6 * np.log2(21.0 / np.asarray(eps_sec, dtype=float))
-                    + np.log2(2.0 / np.asarray(eps_cor, dtype=float)))
-    vac = qx2 * sX0 if credit_vacuum else np.zeros_like(sX0)
-    margin = vac + qx2 * sX1 * (1 - h2(phi)) - leak - const
-    return {"margin": margin, "R": np.maximum(margin, 0.0), "n_X": qx2 * Qbar, "n_Z": q_Z * q_Z * Qbar,
-            "m_X": qx2 * EQbar, "E_X": E_X, "s_X0": qx2 * sX0, "s_X1": qx2 * sX1, "s_Z0": q_Z * q_Z * sZ0,
-            "s_Z1": q_Z * q_Z * sZ1, "v_Z1": q_Z * q_Z * vZ1, "e_Z1": b, "gamma": np.minimum(g, 0.5),
-            "phi_X": phi, "lambda_EC": leak, "tau0": tau0, "tau1": tau1, "Y0_L": sX0 / tau0, "Y1_L": sX1 / tau1,
-            "m_Z": q_Z * q_Z * EQbar, "v_Z1_uncapped": q_Z * q_Z * vZ1_uncapped}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        E_X = np.where(nX > 0, mX / np.where(nX > 0, nX, 1.0), 0.5)
+    leak = f * nX * h2(E_X)
+    const = uX * (6 * np.log2(21.0 / np.asarray(eps_sec, dtype=float))
+                  + np.log2(2.0 / np.asarray(eps_cor, dtype=float)))
+    vac = sX0 if credit_vacuum else np.zeros_like(sX0)
+    # Eq. (1)
+    ell = vac + sX1 * (1 - h2(phi)) - leak - const
+    return {"l": ell, "s_X0": sX0, "s_X1": sX1, "s_Z0": sZ0, "s_Z1": sZ1, "v_Z1": vZ1, "v_Z1_uncapped": vZ1_uncapped,
+            "e_Z1": b, "gamma": np.minimum(g, 0.5), "phi_X": phi, "E_X": E_X, "lambda_EC": leak, "const": const,
+            "tau0": tau0, "tau1": tau1}
+
+
+def _core(mu1: Any, mu2: Any, mu3: Any, p1: Any, p2: Any, p3: Any, q_X: Any, Q: Sequence[Any], EQ: Sequence[Any],
+          invN: Any, eps_sec: Any, eps_cor: Any, f: Any, credit_vacuum: bool = True, caps: bool = True
+          ) -> dict[str, Any]:
+    """Lim et al.'s estimator (:func:`_estimate`) on the expected counts, normalised per pulse sent.
+
+    ``Q``/``EQ`` are the gains / error gains at ``(mu1, mu2, mu3)``; ``invN = 1/N``
+    (0: the asymptotic limit).  Count-like outputs are per pulse sent.  Basis ``B`` is
+    evaluated in units of ``N q_B^2`` pulses: ``n_{B,k}/p_k = Q_k`` there.
+    """
+    q_Z = 1 - q_X
+    Qbar = p1 * Q[0] + p2 * Q[1] + p3 * Q[2]
+    EQbar = p1 * EQ[0] + p2 * EQ[1] + p3 * EQ[2]
+    qx2, qz2 = q_X * q_X, q_Z * q_Z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uX = np.where(invN > 0, invN / np.where(qx2 > 0, qx2, 1.0), 0.0)
+        uZ = np.where(invN > 0, invN / np.where(qz2 > 0, qz2, 1.0), 0.0)
+    e = _estimate(Q, Qbar, Q, Qbar, EQbar, EQ, EQbar, mu1, mu2, mu3, p1, p2, p3, eps_sec, eps_cor, f, uX, uZ,
+                  credit_vacuum, caps)
+    margin = qx2 * e["l"]
+    sX0, sX1, sZ0, sZ1 = e["s_X0"], e["s_X1"], e["s_Z0"], e["s_Z1"]
+    return {"margin": margin, "R": np.maximum(margin, 0.0), "n_X": qx2 * Qbar, "n_Z": qz2 * Qbar,
+            "m_X": qx2 * EQbar, "E_X": e["E_X"], "s_X0": qx2 * sX0, "s_X1": qx2 * sX1, "s_Z0": qz2 * sZ0,
+            "s_Z1": qz2 * sZ1, "v_Z1": qz2 * e["v_Z1"], "e_Z1": e["e_Z1"], "gamma": e["gamma"],
+            "phi_X": e["phi_X"], "lambda_EC": qx2 * e["lambda_EC"], "tau0": e["tau0"], "tau1": e["tau1"],
+            "Y0_L": sX0 / e["tau0"], "Y1_L": sX1 / e["tau1"], "m_Z": qz2 * EQbar,
+            "v_Z1_uncapped": qz2 * e["v_Z1_uncapped"]}
 
 
 def _gains(mus: Sequence[Any], eta: Any, Y0: float, e_d: float) -> tuple[list[Any], list[Any]]:
@@ -249,6 +276,141 @@ def _gains(mus: Sequence[Any], eta: Any, Y0: float, e_d: float) -> tuple[list[An
     Q = np.asarray(o["Q_mu"], dtype=float)
     EQ = np.asarray(o["E_mu"], dtype=float) * Q
     return list(Q), list(EQ)
+
+
+# --------------------------------------------------------------------------- estimation from observed counts
+#: the outputs of :func:`key_length_from_counts`, in the order of the exported C function's ``out`` array
+COUNT_OUTPUTS: tuple[str, ...] = ("ell", "l", "R", "s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1", "e_Z1", "gamma", "phi_X",
+                                  "E_X", "lambda_EC", "n_X", "m_X", "n_Z", "m_Z", "eps_sec", "eps_cor")
+
+
+def _arg_fail(name: str, value: Any, cond: str) -> ValueError:
+    return ValueError(f"parameter {name!r} = {value!r} {cond}")
+
+
+def _arg_counts(name: str, v: Any) -> list[np.ndarray]:
+    """Three non-negative finite counts (one per intensity mu1, mu2, mu3), each array-like."""
+    try:
+        parts = [np.asarray(x, dtype=float) for x in v]
+    except (TypeError, ValueError) as exc:
+        raise _arg_fail(name, v, "must be three counts (intensities mu1, mu2, mu3)") from exc
+    if len(parts) != 3:
+        raise _arg_fail(name, v, "must be three counts (intensities mu1, mu2, mu3)")
+    for i, a in enumerate(parts):
+        bad = ~np.isfinite(a) | (a < 0)
+        if np.any(bad):
+            x = float(a[bad].flat[0]) if a.ndim else float(a)
+            raise _arg_fail(name, x, f"(count of intensity mu{i + 1}) is outside the allowed range [0, inf)")
+    return parts
+
+
+def _arg_open01(name: str, v: Any) -> np.ndarray:
+    a = np.asarray(v, dtype=float)
+    bad = ~np.isfinite(a) | (a <= 0) | (a >= 1)
+    if np.any(bad):
+        x = float(a[bad].flat[0]) if a.ndim else float(a)
+        raise _arg_fail(name, x, "is outside the allowed range (0, 1)")
+    return a
+
+
+def key_length_from_counts(n_X: Sequence[Any], n_Z: Sequence[Any], m_X: Sequence[Any], m_Z: Sequence[Any],
+                           mu: Sequence[Any], p: Sequence[float], *, N: Any = None,
+                           eps_sec: float = 1e-10, eps_cor: float = 1e-15, f: float = 1.16,
+                           credit_vacuum: bool = True, caps: bool = True) -> dict[str, Any]:
+    """Secure key length (bits) of decoy BB84 from the OBSERVED counts: Lim et al., PRA 89, 022307 (2014).
+
+    ``n_X``, ``n_Z``: detections in the key basis X and the test basis Z, per intensity
+    ``(mu1, mu2, mu3)``; ``m_X``, ``m_Z``: their bit errors (each a sequence of three counts;
+    the entries may be arrays, which broadcast).  ``mu = (mu1, mu2, mu3)`` with
+    ``mu1 > mu2 + mu3``, ``mu2 > mu3 >= 0``; ``p`` their probabilities (each in (0, 1), sum 1);
+    ``N`` (optional) the pulses sent, for ``R = ell/N``; ``eps_sec``, ``eps_cor`` the secrecy and
+    correctness parameters (Lim's budget: 21 terms of ``eps_sec/21``); ``f`` the error-correction
+    efficiency.  The basis probability ``q_X`` and the channel are not needed: only the counts are.
+
+    The estimator is :func:`_estimate` (Hoeffding, Eqs. (2)-(5), key length Eq. (1)), the one that
+    :func:`finite_key_eval` applies to the expected counts.  Returns ``ell = max(l, 0)``, ``l``,
+    ``R`` (``ell/N``, NaN without ``N``), the bounds ``s_X0, s_X1, s_Z0, s_Z1, v_Z1`` (counts),
+    ``e_Z1 = v_Z1/s_Z1``, ``gamma``, ``phi_X`` (phase error, upper), ``E_X``, ``lambda_EC = f n_X h(E_X)``
+    (bits), the totals ``n_X, m_X, n_Z, m_Z`` and the budget ``eps_sec, eps_cor``.  ValueError naming
+    the parameter for a negative or non-finite count, errors above detections, bad intensities,
+    probabilities, epsilons, ``f < 1`` or ``N <= 0``.
+
+    >>> r = key_length_from_counts(n_X=[1.2992e9, 3.2617e7, 1.377e5], n_Z=[1.604e7, 4.0268e5, 1700],
+    ...                            m_X=[4.3389e7, 1.1407e6, 6.885e4], m_Z=[5.3567e5, 1.4082e4, 850],
+    ...                            mu=(0.5, 0.1, 0.0), p=(0.8, 0.1, 0.1), N=1e12)
+    >>> f"{r['ell']:.6e}", round(r["s_X1"]), round(r["phi_X"], 5), f"{r['R']:.4e}"
+    ('2.040548e+08', 783964652, 0.05883, '2.0405e-04')
+    >>> key_length_from_counts([10, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0], (0.5, 0.1, 0.0), (0.8, 0.1, 0.1))["ell"]
+    0.0
+    >>> key_length_from_counts([10, 1, 0], [1, 0, 0], [20, 0, 0], [0, 0, 0], (0.5, 0.1, 0.0), (0.8, 0.1, 0.1))
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'm_X' = 20.0 (errors of intensity mu1) must not exceed n_X = 10.0
+    """
+    nX, nZ, mX, mZ = (_arg_counts(k, v) for k, v in (("n_X", n_X), ("n_Z", n_Z), ("m_X", m_X), ("m_Z", m_Z)))
+    for name, m, n, nn in (("m_X", mX, nX, "n_X"), ("m_Z", mZ, nZ, "n_Z")):
+        for i in range(3):
+            bad = np.broadcast_to(m[i] > n[i], np.broadcast(m[i], n[i]).shape)
+            if np.any(bad):
+                mb, nb = (float(np.broadcast_to(a, bad.shape)[bad].flat[0]) for a in (m[i], n[i]))
+                raise _arg_fail(name, mb, f"(errors of intensity mu{i + 1}) must not exceed {nn} = {nb!r}")
+    try:
+        mus = tuple(mu)
+    except TypeError as exc:
+        raise _arg_fail("mu", mu, "must be the three intensities (mu1, mu2, mu3)") from exc
+    if len(mus) != 3:
+        raise _arg_fail("mu", mu, "must be the three intensities (mu1, mu2, mu3)")
+    a1, a2, a3 = _check_intensities(*mus)
+    p1, p2, p3 = _check_p(p, strict=True)
+    es, ec = _arg_open01("eps_sec", eps_sec), _arg_open01("eps_cor", eps_cor)
+    fv = np.asarray(f, dtype=float)
+    if np.any(~np.isfinite(fv) | (fv < 1)):
+        raise _arg_fail("f", float(fv[~np.isfinite(fv) | (fv < 1)].flat[0]) if fv.ndim else float(fv),
+                        "(error-correction efficiency) is outside the allowed range [1, inf)")
+    Nv = np.nan
+    if N is not None:
+        Nv = np.asarray(N, dtype=float)
+        if np.any(~np.isfinite(Nv) | (Nv <= 0)):
+            raise _arg_fail("N", float(Nv[~np.isfinite(Nv) | (Nv <= 0)].flat[0]) if Nv.ndim else float(Nv),
+                            "(pulses sent) is outside the allowed range (0, inf)")
+    tX, tZ = nX[0] + nX[1] + nX[2], nZ[0] + nZ[1] + nZ[2]
+    eX, eZ = mX[0] + mX[1] + mX[2], mZ[0] + mZ[1] + mZ[2]
+    r = _estimate([x / q for x, q in zip(nX, (p1, p2, p3))], tX, [x / q for x, q in zip(nZ, (p1, p2, p3))], tZ,
+                  eX, [x / q for x, q in zip(mZ, (p1, p2, p3))], eZ, a1, a2, a3, p1, p2, p3, es, ec, fv, 1.0, 1.0,
+                  credit_vacuum, caps)
+    ell = np.maximum(r["l"], 0.0)
+    out = {"ell": ell, "l": r["l"], "R": ell / Nv}
+    out.update({k: r[k] for k in ("s_X0", "s_X1", "s_Z0", "s_Z1", "v_Z1", "e_Z1", "gamma", "phi_X", "E_X",
+                                  "lambda_EC")})
+    out.update(n_X=tX, m_X=eX, n_Z=tZ, m_Z=eZ, eps_sec=es, eps_cor=ec)
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)) for k, v in out.items()}
+
+
+def expected_counts(mu1: Any, mu2: Any, mu3: Any = MU3_DEFAULT, *, N: Any, L: Any = None, eta: Any = None,
+                    p: Sequence[float] = P_DEFAULT, q_X: float = Q_X_DEFAULT, Y0: float = DEFAULTS["Y0"],
+                    e_d: float = DEFAULTS["e_d"], eta_d: float = DEFAULTS["eta_d"],
+                    beta: float = DEFAULTS["beta"]) -> dict[str, list[Any]]:
+    """The simulated observations of :func:`finite_key_eval` (module docstring): ``n_X, n_Z, m_X, m_Z``,
+    three expected counts each, ``n_{B,k} = N p_k q_B^2 Q_k``, ``m_{B,k} = N p_k q_B^2 E_k Q_k``.
+
+    :func:`key_length_from_counts` of these equals :func:`finite_key_eval` (to rounding).
+
+    >>> c = expected_counts(0.5, 0.1, 0.0, N=1e12, L=50.0)
+    >>> r = key_length_from_counts(c["n_X"], c["n_Z"], c["m_X"], c["m_Z"], (0.5, 0.1, 0.0), P_DEFAULT, N=1e12)
+    >>> abs(r["R"] / finite_key_eval(0.5, 0.1, 0.0, N=1e12, L=50.0)["R"] - 1) < 1e-12
+    True
+    """
+    Nv = _check_N(N)
+    a1, a2, a3 = _check_intensities(mu1, mu2, mu3)
+    ps = _check_p(p, strict=True)
+    qx = _check_qX(q_X, strict=True)
+    e = _channel(L, eta, eta_d, beta, Y0, e_d, DEFAULTS["f"])
+    Q, EQ = _gains((a1, a2, a3), e, float(Y0), float(e_d))
+    out: dict[str, list[Any]] = {}
+    for b, q in (("X", qx), ("Z", 1.0 - qx)):
+        out[f"n_{b}"] = [Nv * pk * q * q * Qk for pk, Qk in zip(ps, Q)]
+        out[f"m_{b}"] = [Nv * pk * q * q * Ek for pk, Ek in zip(ps, EQ)]
+    return {k: [float(x) if np.ndim(x) == 0 else np.asarray(x) for x in v] for k, v in out.items()}
 
 
 # ------------------------------------------------------------------------------------------- validation

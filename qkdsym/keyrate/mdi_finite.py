@@ -110,10 +110,11 @@ from ..protocols.mdi_decoy import DEFAULTS as _MDI_DEFAULTS
 from ..protocols.mdi_decoy import _raw_gains, mdi_eval
 from ..symbols import validate
 from .bounds import plob
-from .concentration import EpsilonBudget, chernoff_expected, chernoff_observed, sampling_upper
+from .concentration import EpsilonBudget, _check_count, chernoff_expected, chernoff_observed, sampling_upper
 from .mdi_decoy import four_intensity_numeric
 
-__all__ = ["DEFAULTS", "PHASE_ERROR", "SEARCH", "mdi_finite_eval", "mdi_finite_curve", "budget"]
+__all__ = ["DEFAULTS", "PHASE_ERROR", "SEARCH", "COUNTS", "COUNT_OUTPUTS", "mdi_finite_eval", "mdi_finite_curve",
+           "budget", "key_length_from_counts", "expected_counts"]
 
 #: channel/detector defaults of mdi-decoy, the per-bound failure probability of paper 001, Chernoff solver
 DEFAULTS: dict[str, Any] = {**{k: v for k, v in _MDI_DEFAULTS.items() if k not in ("p_z", "mu_x")},
@@ -217,13 +218,25 @@ def _gains(k: Any, l: Any, eta: Any, s: dict[str, Any], keys: tuple[str, ...]) -
         hit = _CACHE[key] = _raw_gains(k, l, eta, s["p_d"], s["e_d"], s["bsm"], keys)
     return hit
 
-def _core(mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, eta: Any, N: float, eps: float,
-          s: dict[str, Any]) -> dict[str, Any]:
-    """Vectorised finite-key estimate; counts in pulses, ``margin = l/N`` (may be negative)."""
+def _y11_lower(Tx: Any, Ty: Any, x: Any, y: Any) -> Any:
+    """Step 2: ``Y11^L`` of :func:`qkdsym.keyrate.mdi_decoy.four_intensity_numeric` (0 where not positive)."""
+    return np.asarray(four_intensity_numeric(Tx, Ty, np.zeros_like(Tx), x, y)[0], dtype=float)
+
+
+def _estimate(n_zz: Any, m_zz: Any, n_xx: Any, m_xx: Any, n_xo: Any, n_ox: Any, n_oo: Any, n_yy: Any, n_yo: Any,
+              n_oy: Any, mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, N: Any, eps: Any, f: Any,
+              eps_cor: Any, eps_pa: Any, phase_error: str = "expected", chernoff: str = "exact", iters: int = 4
+              ) -> dict[str, Any]:
+    """Steps 1-6 of the module docstring on OBSERVED counts: THE estimator of this module (no checks).
+
+    ``n_kl`` detections and ``m_kl`` errors of the intensity pair ``kl`` (Alice ``k``, Bob ``l``) among ``N``
+    pulse pairs; ``margin = l/N`` (may be negative).  :func:`_core` applies it to the expected counts,
+    :func:`key_length_from_counts` to given ones; exported verbatim by :mod:`qkdsym.compile.export_finite`.
+    """
     z, y, x = (np.asarray(v, dtype=float) for v in (mu_z, mu_y, mu_x))
     pz, py, px = (np.asarray(v, dtype=float) for v in (p_z, p_y, p_x))
     po = 1.0 - pz - py - px
-    kw = {"method": s["chernoff"], "iters": s["iters"]}
+    kw = {"method": chernoff, "iters": iters}
 
     def ce(v: Any) -> tuple[Any, Any]:
         return chernoff_expected(np.maximum(v, 0.0), eps, **kw)
@@ -231,53 +244,213 @@ def _core(mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, eta: An
     def co(v: Any) -> tuple[Any, Any]:
         return chernoff_observed(np.maximum(v, 0.0), eps, **kw)
 
-    gzz = _gains(z, z, eta, s, ("Q_Z", "EQ_Z"))
-    gxx = _gains(x, x, eta, s, ("Q_X", "EQ_X"))
-    gxo = _gains(x, 0.0, eta, s, ("Q_X", "EQ_X"))
-    goo = _gains(0.0, 0.0, eta, s, ("Q_X", "EQ_X"))
-    gyy = _gains(y, y, eta, s, ("Q_X",))
-    gyo = _gains(y, 0.0, eta, s, ("Q_X",))
     wxx, wxo, woo, wyy, wyo = N * px * px, N * px * po, N * po * po, N * py * py, N * py * po
     ex, ey = np.exp(x), np.exp(y)
-    # 1.-2. gains -> expected-value bounds -> Y11^L
-    Sxx_L = ex * ex * ce(wxx * gxx["Q_X"])[0] / wxx
-    Sxo_U = ex * ce(wxo * gxo["Q_X"])[1] / wxo          # x o and o x: two bounds, same value
-    Soo_L = ce(woo * goo["Q_X"])[0] / woo
-    Syy_U = ey * ey * ce(wyy * gyy["Q_X"])[1] / wyy
-    Syo_L = ey * ce(wyo * gyo["Q_X"])[0] / wyo          # y o and o y
-    Tx = Sxx_L - 2.0 * Sxo_U + Soo_L
-    Ty = Syy_U - 2.0 * Syo_L + Soo_L
-    Y11, _ = four_intensity_numeric(Tx, Ty, np.zeros_like(Tx), x, y)
-    Y11 = np.asarray(Y11, dtype=float)
+    # 1.-2. counts -> expected-value bounds (S_kl = e^(k+l) Q_kl) -> Y11^L
+    Sxx_L = ex * ex * ce(n_xx)[0] / wxx
+    Sxo_U = ex * ce(n_xo)[1] / wxo
+    Sox_U = ex * ce(n_ox)[1] / wxo
+    Soo_L = ce(n_oo)[0] / woo
+    Syy_U = ey * ey * ce(n_yy)[1] / wyy
+    Syo_L = ey * ce(n_yo)[0] / wyo
+    Soy_L = ey * ce(n_oy)[0] / wyo
+    Tx = Sxx_L - (Sxo_U + Sox_U) + Soo_L
+    Ty = Syy_U - (Syo_L + Soy_L) + Soo_L
+    Y11 = _y11_lower(Tx, Ty, x, y)
     # 3. x^2 e11 Y11 <= SE_xx - (S_xo + S_ox - S_oo)/2 (the vacuum-side error yields are exactly 1/2)
-    SExx_U = ex * ex * ce(wxx * gxx["EQ_X"])[1] / wxx
-    Sxo_L = ex * ce(wxo * gxo["Q_X"])[0] / wxo           # x o and o x, lower: two more bounds
-    Soo_U = ce(woo * goo["Q_X"])[1] / woo
-    TEx = np.maximum(np.minimum(SExx_U, SExx_U - Sxo_L + 0.5 * Soo_U), 0.0)
+    SExx_U = ex * ex * ce(m_xx)[1] / wxx
+    Sxo_L = ex * ce(n_xo)[0] / wxo
+    Sox_L = ex * ce(n_ox)[0] / wxo
+    Soo_U = ce(n_oo)[1] / woo
+    TEx = np.maximum(np.minimum(SExx_U, SExx_U - 0.5 * (Sxo_L + Sox_L) + 0.5 * Soo_U), 0.0)
     # 4. observed single-photon key events
     wz = N * pz * pz * z * z * np.exp(-2.0 * z)
     s11 = np.asarray(co(wz * Y11)[0], dtype=float)
     # 5. phase error
     with np.errstate(divide="ignore", invalid="ignore"):
-        if s["phase_error"] == "expected":
+        if phase_error == "expected":
             ph = np.asarray(co(wz * TEx / (x * x))[1], dtype=float)
             phi = np.where(s11 > 0, ph / np.where(s11 > 0, s11, 1.0), 0.5)
         else:
             wx = N * px * px * np.exp(-2.0 * x)
             c = np.asarray(co(wx * x * x * Y11)[0], dtype=float)
             t = np.asarray(co(wx * TEx)[1], dtype=float)
-            phi = np.asarray(sampling_upper(eps, t, c, s11, method=s["chernoff"]), dtype=float)
+            phi = np.asarray(sampling_upper(eps, t, c, s11, method=chernoff), dtype=float)
     phi = np.clip(np.nan_to_num(phi, nan=0.5), 0.0, 0.5)
-    # 6. key length per pulse pair
-    Qz, EQz = gzz["Q_Z"], gzz["EQ_Z"]
-    E = np.where(Qz > 0, EQz / np.where(Qz > 0, Qz, 1.0), 0.5)
-    n_zz = N * pz * pz * Qz
-    leak = s["f"] * n_zz * h2(E)
-    const = math.log2(2.0 / s["eps_cor"]) + 2.0 * math.log2(1.0 / (2.0 * s["eps_pa"]))
+    # 6. key length
+    with np.errstate(divide="ignore", invalid="ignore"):
+        E = np.where(n_zz > 0, m_zz / np.where(n_zz > 0, n_zz, 1.0), 0.5)
+    leak = f * n_zz * h2(E)
+    const = np.log2(2.0 / eps_cor) + 2.0 * np.log2(1.0 / (2.0 * eps_pa))
     pa = s11 * (1.0 - h2(phi))
-    margin = (pa - leak - const) / N
-    return {"margin": margin, "Y11_L": Y11, "e11Y11_U": TEx / (x * x), "s11_z": s11, "phi_U": phi, "n_zz": n_zz,
-            "E_zz": E, "lambda_EC": leak, "pa_bits": pa, "const_bits": const}
+    n_bounds = 13 if phase_error == "expected" else 15
+    return {"margin": (pa - leak - const) / N, "Y11_L": Y11, "e11Y11_U": TEx / (x * x), "s11_z": s11,
+            "phi_U": phi, "n_zz": n_zz, "E_zz": E, "lambda_EC": leak, "pa_bits": pa, "const_bits": const,
+            "eps_sec": 2.0 * (n_bounds * eps) + eps_pa}
+
+
+def _core(mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, eta: Any, N: float, eps: float,
+          s: dict[str, Any]) -> dict[str, Any]:
+    """Vectorised finite-key estimate on the expected counts of the channel model (:func:`expected counts
+    <_counts>` -> :func:`_estimate`); counts in pulses, ``margin = l/N`` (may be negative)."""
+    c = _counts(mu_z, mu_y, mu_x, p_z, p_y, p_x, eta, N, s)
+    r = _estimate(**c, mu_z=mu_z, mu_y=mu_y, mu_x=mu_x, p_z=p_z, p_y=p_y, p_x=p_x, N=N, eps=eps, f=s["f"],
+                  eps_cor=s["eps_cor"], eps_pa=s["eps_pa"], phase_error=s["phase_error"], chernoff=s["chernoff"],
+                  iters=s["iters"])
+    r.pop("eps_sec")
+    return r
+
+
+#: the observed counts that :func:`key_length_from_counts` takes (detections n_kl, errors m_kl)
+COUNTS: tuple[str, ...] = ("n_zz", "m_zz", "n_xx", "m_xx", "n_xo", "n_ox", "n_oo", "n_yy", "n_yo", "n_oy")
+#: the outputs of :func:`key_length_from_counts`, in the order of the exported C function's ``out`` array
+COUNT_OUTPUTS: tuple[str, ...] = ("ell", "l", "R", "Y11_L", "e11Y11_U", "s11_z", "phi_U", "n_zz", "E_zz",
+                                  "lambda_EC", "pa_bits", "const_bits", "eps_sec", "eps_cor")
+
+
+def _counts(mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any, eta: Any, N: float,
+            s: dict[str, Any]) -> dict[str, Any]:
+    """Expected counts ``n_kl = N p_k p_l Q_kl``, ``m_kl = N p_k p_l (EQ)_kl`` of :data:`COUNTS`."""
+    z, y, x = (np.asarray(v, dtype=float) for v in (mu_z, mu_y, mu_x))
+    pz, py, px = (np.asarray(v, dtype=float) for v in (p_z, p_y, p_x))
+    po = 1.0 - pz - py - px
+    gzz = _gains(z, z, eta, s, ("Q_Z", "EQ_Z"))
+    gxx = _gains(x, x, eta, s, ("Q_X", "EQ_X"))
+    gxo = _gains(x, 0.0, eta, s, ("Q_X", "EQ_X"))
+    goo = _gains(0.0, 0.0, eta, s, ("Q_X", "EQ_X"))
+    gyy = _gains(y, y, eta, s, ("Q_X",))
+    gyo = _gains(y, 0.0, eta, s, ("Q_X",))
+    wzz, wxx, wxo, woo, wyy, wyo = N * pz * pz, N * px * px, N * px * po, N * po * po, N * py * py, N * py * po
+    n_xo, n_yo = wxo * gxo["Q_X"], wyo * gyo["Q_X"]     # x o = o x, y o = o y (the two users are alike)
+    return {"n_zz": wzz * gzz["Q_Z"], "m_zz": wzz * gzz["EQ_Z"], "n_xx": wxx * gxx["Q_X"], "m_xx": wxx * gxx["EQ_X"],
+            "n_xo": n_xo, "n_ox": n_xo, "n_oo": woo * goo["Q_X"], "n_yy": wyy * gyy["Q_X"], "n_yo": n_yo,
+            "n_oy": n_yo}
+
+
+def _first(a: Any, bad: Any) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.broadcast_to(a, np.shape(bad))[bad].flat[0]) if np.ndim(bad) else float(a)
+
+
+def _check_prob(v: Any, name: str, desc: str) -> np.ndarray:
+    a = np.asarray(v, dtype=float)
+    bad = ~np.isfinite(a) | (a <= 0) | (a >= 1)
+    if np.any(bad):
+        raise ValueError(f"parameter {name!r} ({desc}) = {_first(a, bad)!r} is outside the allowed range (0, 1)")
+    return a
+
+
+def key_length_from_counts(n_zz: Any, m_zz: Any, n_xx: Any, m_xx: Any, n_xo: Any, n_ox: Any, n_oo: Any, n_yy: Any,
+                           n_yo: Any, n_oy: Any, *, mu_z: Any, mu_y: Any, mu_x: Any, p_z: Any, p_y: Any, p_x: Any,
+                           N: Any, eps: float = 1e-10, eps_cor: float | None = None, eps_pa: float | None = None,
+                           f: float = 1.16, phase_error: str = "expected", chernoff: str = "exact",
+                           iters: int = 4) -> dict[str, Any]:
+    """Secure key length (bits) of four-intensity MDI-QKD from the OBSERVED counts (steps 1-6 of the module).
+
+    ``n_kl`` / ``m_kl``: detections (successful Bell-state measurements) / bit errors when Alice sent
+    intensity ``k`` and Bob ``l`` (``z`` signal, ``y > x`` decoys, ``o`` vacuum): ``n_zz, m_zz`` (key),
+    ``n_xx, m_xx, n_xo, n_ox, n_oo, n_yy, n_yo, n_oy`` (estimation); arrays broadcast.  ``mu_z > mu_y >
+    mu_x > 0``, ``p_z, p_y, p_x`` (``p_o = 1 - p_z - p_y - p_x > 0``), ``N`` pulse pairs sent, ``eps`` the
+    failure probability of each of the 13 (``"expected"``) or 15 (``"sampling"``) Chernoff bounds,
+    ``eps_cor``/``eps_pa`` (default ``eps``), ``f`` the error-correction efficiency.
+
+    The estimator is :func:`_estimate`, the one that :func:`mdi_finite_eval` applies to the expected counts.
+    Returns ``ell = max(l, 0)`` bits, ``l``, ``R = ell/N``, ``Y11_L``, ``e11Y11_U``, ``s11_z`` (single-photon
+    key events, lower), ``phi_U`` (their phase error, upper), ``n_zz``, ``E_zz``, ``lambda_EC``, ``pa_bits``,
+    ``const_bits`` and the budget ``eps_sec = 2 (13 or 15) eps + eps_pa``, ``eps_cor``.  ValueError naming
+    the parameter for a negative or non-finite count, errors above detections, bad intensities,
+    probabilities, epsilons, ``f < 1``, ``N <= 0`` or an unknown ``phase_error``/``chernoff``.
+
+    >>> r = key_length_from_counts(n_zz=1.675e8, m_zz=1.004e5, n_xx=1.553e5, m_xx=3.909e4, n_xo=4581, n_ox=4580,
+    ...                            n_oo=0, n_yy=8.04e4, n_yo=12346, n_oy=12346, mu_z=0.636, mu_y=0.204,
+    ...                            mu_x=0.054, p_z=0.754, p_y=0.036, p_x=0.188, N=3e12)
+    >>> f"{r['ell']:.4e}", round(r["s11_z"]), round(r["phi_U"], 4), f"{r['eps_sec']:.2g}"
+    ('1.0991e+07', 33799108, 0.1594, '2.7e-09')
+    >>> key_length_from_counts(10, 1, 5, 1, 2, 2, 1, 5, 2, 2, mu_z=0.6, mu_y=0.2, mu_x=0.05, p_z=0.7, p_y=0.1,
+    ...                        p_x=0.1, N=1e6)["ell"]
+    0.0
+    >>> key_length_from_counts(10, 11, 5, 1, 2, 2, 1, 5, 2, 2, mu_z=0.6, mu_y=0.2, mu_x=0.05, p_z=0.7, p_y=0.1,
+    ...                        p_x=0.1, N=1e6)
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'm_zz' = 11.0 (errors) must not exceed n_zz = 10.0
+    """
+    names = ("n_zz", "m_zz", "n_xx", "m_xx", "n_xo", "n_ox", "n_oo", "n_yy", "n_yo", "n_oy")
+    c = {k: _check_count(v, k) for k, v in zip(names, (n_zz, m_zz, n_xx, m_xx, n_xo, n_ox, n_oo, n_yy, n_yo, n_oy))}
+    for m, n in (("m_zz", "n_zz"), ("m_xx", "n_xx")):
+        bad = np.broadcast_to(c[m] > c[n], np.broadcast(c[m], c[n]).shape)
+        if np.any(bad):
+            raise ValueError(f"parameter {m!r} = {_first(c[m], bad)!r} (errors) must not exceed "
+                             f"{n} = {_first(c[n], bad)!r}")
+    mus = {}
+    for k, v in (("mu_z", mu_z), ("mu_y", mu_y), ("mu_x", mu_x)):
+        a = np.asarray(v, dtype=float)
+        bad = ~np.isfinite(a) | (a <= 0)
+        if np.any(bad):
+            raise ValueError(f"parameter {k!r} (intensity) = {_first(a, bad)!r} is outside the allowed range "
+                             "(0, inf)")
+        mus[k] = a
+    for k, hi_name, lo_name in (("mu_y", "mu_z", "mu_y"), ("mu_x", "mu_y", "mu_x")):
+        bad = np.broadcast_to(~(mus[lo_name] < mus[hi_name]), np.broadcast(mus[lo_name], mus[hi_name]).shape)
+        if np.any(bad):
+            raise ValueError(f"parameter {k!r} = {_first(mus[lo_name], bad)!r} must be smaller than {hi_name} = "
+                             f"{_first(mus[hi_name], bad)!r} (need 0 < mu_x < mu_y < mu_z)")
+    ps = {}
+    for k, v in (("p_z", p_z), ("p_y", p_y), ("p_x", p_x)):
+        ps[k] = _check_prob(v, k, "probability of the intensity")
+    po = 1.0 - ps["p_z"] - ps["p_y"] - ps["p_x"]
+    bad = ~(po > 0)
+    if np.any(bad):
+        raise ValueError(f"parameter 'p_x' = {_first(ps['p_x'], bad)!r}: p_z + p_y + p_x must be < 1 "
+                         "(the vacuum o needs p_o > 0)")
+    Nv = np.asarray(N, dtype=float)
+    bad = ~np.isfinite(Nv) | (Nv <= 0)
+    if np.any(bad):
+        raise ValueError(f"parameter 'N' (pulse pairs sent) = {_first(Nv, bad)!r} is outside the allowed range "
+                         "(0, inf)")
+    e = _check_prob(eps, "eps", "failure probability of each bound")
+    ec = _check_prob(e if eps_cor is None else eps_cor, "eps_cor", "correctness")
+    ep = _check_prob(e if eps_pa is None else eps_pa, "eps_pa", "privacy amplification")
+    fv = np.asarray(f, dtype=float)
+    bad = ~np.isfinite(fv) | (fv < 1)
+    if np.any(bad):
+        raise ValueError(f"parameter 'f' (error-correction efficiency) = {_first(fv, bad)!r} is outside the "
+                         "allowed range [1, inf)")
+    if phase_error not in ("expected", "sampling"):
+        raise ValueError(f"parameter 'phase_error' = {phase_error!r} is not one of expected, sampling")
+    if chernoff not in ("exact", "quadratic"):
+        raise ValueError(f"parameter 'chernoff' = {chernoff!r} is not one of exact, quadratic")
+    if not (isinstance(iters, int) and 0 <= iters <= 64):
+        raise ValueError(f"parameter 'iters' (Newton steps) = {iters!r} is outside the allowed range 0..64")
+    r = _estimate(**c, **mus, **ps, N=Nv, eps=e, f=fv, eps_cor=ec, eps_pa=ep, phase_error=phase_error,
+                  chernoff=chernoff, iters=iters)
+    l = r.pop("margin") * Nv
+    ell = np.maximum(l, 0.0)
+    out = {"ell": ell, "l": l, "R": ell / Nv, **r, "eps_cor": ec}
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)) for k, v in out.items()}
+
+
+def expected_counts(mu_z: float, mu_y: float, mu_x: float, p_z: float, p_y: float, p_x: float, *, N: float,
+                    L: float | None = None, eta: float | None = None, **settings: Any) -> dict[str, float]:
+    """The simulated observations of :func:`mdi_finite_eval` (:data:`COUNTS`: ``n_kl = N p_k p_l Q_kl``,
+    ``m_kl = N p_k p_l (EQ)_kl``); ``settings`` as there (``bsm, p_d, e_d, eta_d, beta``).
+
+    >>> c = expected_counts(0.636, 0.204, 0.054, 0.754, 0.036, 0.188, N=3e12, eta=10**-1.5, e_d=0.0)
+    >>> r = key_length_from_counts(**c, mu_z=0.636, mu_y=0.204, mu_x=0.054, p_z=0.754, p_y=0.036, p_x=0.188,
+    ...                            N=3e12)
+    >>> ref = mdi_finite_eval(0.636, 0.204, 0.054, 0.754, 0.036, 0.188, N=3e12, eta=10**-1.5, e_d=0.0)
+    >>> abs(r["R"] / ref["R"] - 1) < 1e-12
+    True
+    """
+    s = _settings(settings, DEFAULTS["eps"])
+    N = _check_N(N)
+    _check_point(float(mu_z), float(mu_y), float(mu_x), float(p_z), float(p_y), float(p_x))
+    if (L is None) == (eta is None):
+        raise ValueError("give exactly one of L (km, distance between the users) and eta (per-user transmittance)")
+    et = float(validate("eta", float(eta))) if eta is not None else float(midpoint_eta(float(validate("L", float(L))),
+                                                                                      s["beta"], s["eta_d"]))
+    c = _counts(mu_z, mu_y, mu_x, p_z, p_y, p_x, et, N, s)
+    return {k: float(v) for k, v in c.items()}
 
 
 # ---------------------------------------------------------------------------------------------- public

@@ -153,7 +153,8 @@ MDI_DECOY = Protocol(
                          "p_z, x: Yan et al. (paper 001)", _XU_YAN),
                 ParamSet("yan2025-point", "Yan et al. (paper 001): z, y, x, p_z at ~30 dB; detectors of Xu 2013",
                          {**_XU_YAN, "mu_z": 0.636, "mu_y": 0.204})),
-    engine="qkdsym.protocols.engines:MDI", exports=("json",), detector_load="station_clicks", detectors=2,
+    engine="qkdsym.protocols.engines:MDI", exports=("python", "c", "json"), detector_load="station_clicks",
+    detectors=2,
     citation="H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503 (2012); X. Ma, M. Razavi, PRA 86, 062319 (2012); "
              "Y.-H. Zhou, Z.-W. Yu, X.-B. Wang, PRA 93, 042324 (2016); Yan et al. (paper 001)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); R per pulse pair, "
@@ -180,7 +181,8 @@ ASYNC_MDI = Protocol(
                       "finite key (with --n-pulses): where mu and p_mu are optimised (curve; eval without them), "
                       "optimise nu and p_nu too, or keep --nu/--p-nu", flag="--finite-decoys")),
     rate_unit="bit/time bin", geometry="midpoint", param_sets=(ZHOU2023,),
-    engine="qkdsym.protocols.engines:ASYNC", exports=("json",), detector_load="q_click_all", detectors=2,
+    engine="qkdsym.protocols.engines:ASYNC", exports=("python", "c", "json"), detector_load="q_click_all",
+    detectors=2,
     citation="Y.-M. Xie et al., PRX Quantum 3, 020315 (2022) (security analysis); L. Zhou et al., PRL 130, 250801 "
              "(2023) (click filtering, Eq. (2)); P. Zeng et al., Nat. Commun. 13, 3903 (2022)",
     conventions="midpoint station: per-user eta = eta_d 10^(-beta (L/2)/10); p_d per gate per detector; R per time "

@@ -29,6 +29,15 @@ def _legacy_export(name: str, to: str, path: Any, scenario: str | None) -> list[
     return export(name, to, path, scenario=scenario)
 
 
+def _with_finite(name: str, to: str, path: Any, scenario: str | None) -> list[Any]:
+    """The asymptotic export and, next to it, the finite-key estimation (:mod:`qkdsym.compile.export_finite`:
+    ``OUT_finite.py`` or ``OUT_finite.c`` + ``.h``); the finite paths are checked before anything is written."""
+    from ..compile.export_finite import check_finite_paths, export_finite
+
+    check_finite_paths(name, to, path)
+    return _legacy_export(name, to, path, scenario) + export_finite(name, to, path)
+
+
 def _verify(name: str, qutip: bool) -> list[Any]:
     from ..verify.runner import verify
 
@@ -160,7 +169,10 @@ class HeraldedEngine(Engine):
         return _twin_rows(self.legacy) if qutip else []
 
     def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
-        return _legacy_export(self.legacy.name, to, path, choices.get("scenario"))
+        name = self.legacy.name
+        if to == "json" or name not in ("ecs-diqkd", "bell-diqkd"):
+            return _legacy_export(name, to, path, choices.get("scenario"))
+        return _with_finite(name, to, path, choices.get("scenario"))   # + the EAT key length (OUT_finite.*)
 
 
 def _twin_rows(legacy: Any) -> list[Any]:
@@ -281,6 +293,11 @@ class _RateEngine(Engine):
         return _verify(self.name, qutip)
 
     def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        if to != "json" and self.name == "async-mdi":
+            # python / c: the finite-key estimation (observed coincidences -> key length) is the module itself
+            from ..compile.export_finite import export_finite
+
+            return export_finite(self.name, to, path, alongside=False)
         return _legacy_export(self.name, to, path, None)
 
 
@@ -358,7 +375,9 @@ class _BB84Decoy(_RateEngine):
         if to != "json" and choices["decoy"] == "lp":
             raise ValueError("bb84-wcp-decoy exports the decoy methods infinite and vacuum-weak to python/c, "
                              "not 'lp': the LP estimate has no closed form (export it --to json)")
-        return _legacy_export(self.name, to, path, choices["decoy"] if to != "json" else choices["decoy"])
+        if to == "json":
+            return _legacy_export(self.name, to, path, choices["decoy"])
+        return _with_finite(self.name, to, path, choices["decoy"])    # + Lim et al.'s key length (OUT_finite.*)
 
 
 class _SPS(_RateEngine):
@@ -397,6 +416,14 @@ class _SPS(_RateEngine):
 class _MDI(_RateEngine):
     name = "mdi-decoy"
     _KEYS = ("p_z", "f", "p_d", "e_d", "eta_d", "beta")
+
+    def export(self, to: str, path: Any, choices: Mapping[str, str]) -> list[Any]:
+        if to == "json":
+            return _legacy_export(self.name, to, path, None)
+        # python / c: the finite-key estimation (observed counts -> key length) is the module itself
+        from ..compile.export_finite import export_finite
+
+        return export_finite(self.name, to, path, alongside=False)
 
     def optimum(self, L: float, values: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
         out = super().optimum(L, values, choices)
