@@ -237,6 +237,7 @@ def _detector_claim(out: Path) -> dict:
             rows["count_rate_Mcps"].append(clock * res["detector_load"] * res["dead_time_factor"] / 1e6)
             if need[tau] is None and res["R_bps"] >= target:
                 need[tau] = n
+                break   # more pixels only add rate: the scan stops at the first that reaches the target
     ideal = evaluate("bb84-wcp-decoy", clock=clock, dead_time=0.0, **common)["R_bps"]
     write_csv(out / "detector_scan.csv", rows)
     one = [k for k, n, t in zip(rows["key_bps"], rows["n_pixels"], rows["dead_time_ns"]) if n == 1 and t == 20]
