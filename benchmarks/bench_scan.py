@@ -130,7 +130,6 @@ def main() -> None:
                 assert ds.identical(first), f"{proto}: {name} differs from the first engine"  # type: ignore
                 k = 1 if name == "in-process" else K
                 over = f"{wall - base[0] / k:+.1f} s" if base else "-"
-                cpu = st["cpu_self"] + st["cpu_children"]
                 rows.append((proto, f"{npts:.3g} pts, {st['chunks']} chunks of <= {st['chunk_distances']}", name,
                              f"{wall:.1f} s", f"{npts / wall:.3g} pts/s", over,
                              f"CPU {st['cpu_self']:.1f} s here" + (f" + {st['cpu_children']:.1f} s in workers"
