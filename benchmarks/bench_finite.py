@@ -13,28 +13,17 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's qkdsym
 
 import numpy as np  # noqa: E402
+from _timing import timed as _timed  # noqa: E402  (benchmarks/_timing.py, next to this script)
 
 
 def timed(label: str, fn, repeat: int = 3, target: float | None = 3.0) -> float:
-    t = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t
-    warm = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        warm.append(time.perf_counter() - t)
-    best = min(warm)
-    verdict = "" if target is None else f"   target <= {target:g} s: {'met' if best <= target else 'NOT met'}"
-    print(f"{label:60s} {first:8.2f} s {best:8.3f} s{verdict}")
-    return best
+    return _timed(label, fn, repeat=repeat, target=target, width=60)
 
 
 def main() -> None:

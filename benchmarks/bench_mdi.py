@@ -10,25 +10,15 @@ mdi-decoy (analytic four-intensity bound, LP, infinite decoys), async-mdi
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _timing import timed as _timed  # noqa: E402  (benchmarks/_timing.py, next to this script)
 
 
-def timed(label: str, fn, repeat: int = 3, target: float | None = 2.0) -> None:
-    t = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t
-    warm = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        warm.append(time.perf_counter() - t)
-    best = min(warm)
-    verdict = "" if target is None else f"   target <= {target:g} s: {'met' if best <= target else 'NOT met'}"
-    print(f"{label:66s} {first:8.2f} s {best:8.3f} s{verdict}")
+def timed(label: str, fn, repeat: int = 3, target: float | None = 2.0) -> float:
+    return _timed(label, fn, repeat=repeat, target=target, width=66)
 
 
 def main() -> None:
